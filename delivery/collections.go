@@ -1,0 +1,362 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/collection"
+)
+
+// CreateCollection creates a collection (New Collection Wizard, §2.7) and
+// links it under parent ("" or collection.RootID for top level). An empty ID
+// gets the next ID of this site. Its membership is evaluated at once.
+func (s *Site) CreateCollection(ctx context.Context, c *collection.Collection, parent consign.ObjectID) (*collection.Collection, error) {
+	var out *collection.Collection
+	err := s.commit(ctx, "CreateCollection", func(t *tx) error {
+		nc, err := t.planCollection(c, parent)
+		out = nc
+		return err
+	})
+	return out, err
+}
+
+func (t *tx) planCollection(c *collection.Collection, parent consign.ObjectID) (*collection.Collection, error) {
+	if c == nil {
+		return nil, &consign.ValidationError{Field: "Collection", Rule: "required"}
+	}
+	nc := cloneCollection(c)
+	if nc.ID == "" {
+		nc.ID = t.newID()
+	} else if _, ok := t.st.engine.Collection(nc.ID); ok {
+		return nil, &consign.Error{Code: consign.ErrConflict, Op: "CreateCollection", Key: string(nc.ID), Err: fmt.Errorf("collection %s already exists", nc.ID)}
+	}
+	nc.SourceSite = t.st.opts.SiteCode
+	if nc.RefreshType == 0 {
+		nc.RefreshType = collection.RefreshPeriodic
+	}
+	if err := t.checkCollection(nc); err != nil {
+		return nil, err
+	}
+	if parent == "" {
+		parent = collection.RootID
+	}
+	if parent != collection.RootID {
+		if _, ok := t.st.engine.Collection(parent); !ok {
+			return nil, &consign.ValidationError{Field: "parent", Value: string(parent), Rule: "must name an existing collection"}
+		}
+	}
+	t.put(kindCollection, string(nc.ID), nil, nc)
+	t.put(kindLink, linkKey(parent, nc.ID), nil, struct{}{})
+	t.newCollection = nc
+	return nc, nil
+}
+
+// checkCollection validates c against the schema and the other collections:
+// every limit-to collection exists, and limits do not loop.
+func (t *tx) checkCollection(c *collection.Collection) error {
+	if err := c.Validate(t.st.engine.Schema()); err != nil {
+		return err
+	}
+	var probs consign.Problems
+	for i, r := range c.QueryRules {
+		if r.LimitToCollectionID == "" {
+			continue
+		}
+		if _, ok := t.st.engine.Collection(r.LimitToCollectionID); !ok && r.LimitToCollectionID != c.ID {
+			probs.AddValue(fmt.Sprintf("Collection.QueryRules[%d].LimitToCollectionID", i), string(r.LimitToCollectionID), "must name an existing collection")
+		}
+	}
+	if err := probs.Err(); err != nil {
+		return err
+	}
+	if cycle := limitCycle(t.st.engine, c); cycle != nil {
+		return &consign.ValidationError{Field: "Collection.QueryRules.LimitToCollectionID",
+			Rule: "limiting collections must not loop: " + strings.Join(cycle, " -> ")}
+	}
+	return nil
+}
+
+// limitCycle returns a loop of limit-to references through c, if c's rules
+// (replacing the stored version of c) would create one.
+func limitCycle(e *collection.Engine, c *collection.Collection) []string {
+	limits := func(id consign.ObjectID) []consign.ObjectID {
+		col := c
+		if id != c.ID {
+			var ok bool
+			if col, ok = e.Collection(id); !ok {
+				return nil
+			}
+		}
+		var out []consign.ObjectID
+		for _, r := range col.QueryRules {
+			if r.LimitToCollectionID != "" {
+				out = append(out, r.LimitToCollectionID)
+			}
+		}
+		return out
+	}
+	var path []consign.ObjectID
+	onPath := map[consign.ObjectID]bool{}
+	done := map[consign.ObjectID]bool{}
+	var visit func(id consign.ObjectID) []string
+	visit = func(id consign.ObjectID) []string {
+		if onPath[id] {
+			i := slices.Index(path, id)
+			var cyc []string
+			for _, p := range path[i:] {
+				cyc = append(cyc, string(p))
+			}
+			return append(cyc, string(id))
+		}
+		if done[id] {
+			return nil
+		}
+		onPath[id] = true
+		path = append(path, id)
+		for _, next := range limits(id) {
+			if cyc := visit(next); cyc != nil {
+				return cyc
+			}
+		}
+		path = path[:len(path)-1]
+		onPath[id] = false
+		done[id] = true
+		return nil
+	}
+	return visit(c.ID)
+}
+
+// UpdateCollection replaces a collection's name, comment, rules, schedules
+// and maintenance windows, and re-evaluates its membership.
+func (s *Site) UpdateCollection(ctx context.Context, c *collection.Collection) error {
+	return s.commit(ctx, "UpdateCollection", func(t *tx) error {
+		if c == nil {
+			return &consign.ValidationError{Field: "Collection", Rule: "required"}
+		}
+		old, err := t.ownCollection("UpdateCollection", c.ID)
+		if err != nil {
+			return err
+		}
+		nc := cloneCollection(c)
+		nc.SourceSite = old.SourceSite
+		if err := t.checkCollection(nc); err != nil {
+			return err
+		}
+		t.put(kindCollection, string(nc.ID), nil, nc)
+		return nil
+	})
+}
+
+// DeleteCollection deletes a collection and its links. It is refused while
+// an advertisement targets the collection or another collection's rule is
+// limited to it. Its subcollections stay (linked under the root when they
+// have no other parent).
+func (s *Site) DeleteCollection(ctx context.Context, id consign.ObjectID) error {
+	return s.commit(ctx, "DeleteCollection", func(t *tx) error {
+		if _, err := t.ownCollection("DeleteCollection", id); err != nil {
+			return err
+		}
+		var users []string
+		for _, a := range t.st.adsByCol[id] {
+			users = append(users, "advertisement "+string(a.ad.ID))
+		}
+		for _, other := range t.st.engine.Collections() {
+			for _, r := range other.QueryRules {
+				if r.LimitToCollectionID == id && other.ID != id {
+					users = append(users, "collection "+string(other.ID))
+				}
+			}
+		}
+		if len(users) > 0 {
+			slices.Sort(users)
+			return &consign.Error{Code: consign.ErrFailedPrecondition, Op: "DeleteCollection", Key: string(id),
+				Err: fmt.Errorf("still used by %s", strings.Join(slices.Compact(users), ", "))}
+		}
+		for _, p := range t.st.tree.Parents(id) {
+			t.del(kindLink, linkKey(p, id))
+		}
+		for _, ch := range t.st.tree.Children(id) {
+			t.del(kindLink, linkKey(id, ch))
+			if len(t.st.tree.Parents(ch)) == 1 {
+				t.put(kindLink, linkKey(collection.RootID, ch), nil, struct{}{})
+			}
+		}
+		t.del(kindCollection, string(id))
+		return nil
+	})
+}
+
+func (t *tx) ownCollection(op string, id consign.ObjectID) (*collection.Collection, error) {
+	c, ok := t.st.engine.Collection(id)
+	if !ok {
+		return nil, notFound(op, "collection "+string(id))
+	}
+	if id == collection.AllSystemsID || (c.SourceSite != "" && c.SourceSite != t.st.opts.SiteCode) {
+		return nil, &consign.Error{Code: consign.ErrPermissionDenied, Op: op, Key: string(id),
+			Err: fmt.Errorf("collection %s is built-in or was created at another site and is read-only here", id)}
+	}
+	return c, nil
+}
+
+// LinkCollection links child under parent as a subcollection
+// (SMS_CollectToSubCollect). Links are organisational: the child keeps its
+// own membership; advertisements that include subcollections reach its
+// members.
+func (s *Site) LinkCollection(ctx context.Context, parent, child consign.ObjectID) error {
+	return s.commit(ctx, "LinkCollection", func(t *tx) error {
+		for _, id := range []consign.ObjectID{parent, child} {
+			if _, ok := t.st.engine.Collection(id); !ok && id != collection.RootID {
+				return notFound("LinkCollection", "collection "+string(id))
+			}
+		}
+		if parent == child || slices.Contains(t.st.tree.Descendants(child), parent) {
+			return &consign.ValidationError{Field: "parent", Value: string(parent), Rule: "a collection cannot be linked under itself or its own subcollection"}
+		}
+		t.put(kindLink, linkKey(parent, child), nil, struct{}{})
+		return nil
+	})
+}
+
+// UnlinkCollection removes the link between parent and child.
+func (s *Site) UnlinkCollection(ctx context.Context, parent, child consign.ObjectID) error {
+	return s.commit(ctx, "UnlinkCollection", func(t *tx) error {
+		if _, ok := t.st.revs[rkey{kindLink, linkKey(parent, child)}]; !ok {
+			return notFound("UnlinkCollection", linkKey(parent, child))
+		}
+		t.del(kindLink, linkKey(parent, child))
+		return nil
+	})
+}
+
+// Collection returns a copy of the collection.
+func (s *Site) Collection(id consign.ObjectID) (*collection.Collection, error) {
+	var out *collection.Collection
+	err := s.read("Collection", func(st *state) error {
+		c, ok := st.engine.Collection(id)
+		if !ok {
+			return notFound("Collection", "collection "+string(id))
+		}
+		out = cloneCollection(c)
+		return nil
+	})
+	return out, err
+}
+
+// Collections returns every collection, ordered by ID.
+func (s *Site) Collections() []*collection.Collection {
+	var out []*collection.Collection
+	_ = s.read("Collections", func(st *state) error {
+		for _, c := range st.engine.Collections() {
+			out = append(out, cloneCollection(c))
+		}
+		return nil
+	})
+	return out
+}
+
+// Subcollections returns the collections linked directly under id.
+func (s *Site) Subcollections(id consign.ObjectID) []consign.ObjectID {
+	var out []consign.ObjectID
+	_ = s.read("Subcollections", func(st *state) error {
+		out = st.tree.Children(id)
+		return nil
+	})
+	return out
+}
+
+// Members returns the resource IDs in a collection, sorted.
+func (s *Site) Members(id consign.ObjectID) ([]uint32, error) {
+	var out []uint32
+	err := s.read("Members", func(st *state) error {
+		if _, ok := st.engine.Collection(id); !ok {
+			return notFound("Members", "collection "+string(id))
+		}
+		out = st.engine.Members(id)
+		return nil
+	})
+	return out, err
+}
+
+// CollectionsOf returns the collections a device is a member of, sorted.
+func (s *Site) CollectionsOf(resourceID uint32) []consign.ObjectID {
+	var out []consign.ObjectID
+	_ = s.read("CollectionsOf", func(st *state) error {
+		out = st.engine.CollectionsOf(resourceID)
+		return nil
+	})
+	return out
+}
+
+// EvaluateCollections runs a full membership evaluation of every collection
+// whose update schedule (RefreshSchedule) fired since the last call, or of
+// every collection when all is true — the scheduled and the "Update
+// Collection Membership" paths of §3.1 item 2. Device changes are already
+// evaluated incrementally by PutDevices; a full evaluation matters for rules
+// that depend on the time (GETDATE) or on other resources.
+func (s *Site) EvaluateCollections(ctx context.Context, all bool) error {
+	var notify []uint32
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return &consign.Error{Code: consign.ErrUnavailable, Op: "EvaluateCollections", Err: fmt.Errorf("site is closed")}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		now := s.opts.Clock()
+		st := s.st
+		if all {
+			st.membership(st.engine.EvaluateAll(now))
+		} else {
+			for _, c := range st.engine.Collections() {
+				if !refreshDue(c, st.lastEval, now) {
+					continue
+				}
+				d, err := st.engine.Evaluate(c.ID, now)
+				if err != nil {
+					return err
+				}
+				st.membership(d)
+			}
+		}
+		st.lastEval = now
+		notify = st.drainNotify()
+		return nil
+	}()
+	if err == nil && len(notify) > 0 && s.transport != nil {
+		if nerr := s.transport.Notify(ctx, notify); nerr != nil {
+			s.opts.Logger.Warn("notify devices failed", "devices", len(notify), "err", nerr)
+		}
+	}
+	return err
+}
+
+// refreshDue reports whether a periodic collection's schedule fired in
+// (last, now]. Collection schedules are evaluated in the site server's time
+// zone, here UTC.
+func refreshDue(c *collection.Collection, last, now time.Time) bool {
+	if c.RefreshType != collection.RefreshPeriodic {
+		return false
+	}
+	for _, tok := range c.RefreshSchedule {
+		if next, ok := tok.Next(last, time.UTC); ok && !next.After(now) {
+			return true
+		}
+	}
+	return false
+}
+
+func cloneCollection(c *collection.Collection) *collection.Collection {
+	n := *c
+	n.DirectRules = slices.Clone(c.DirectRules)
+	n.QueryRules = slices.Clone(c.QueryRules)
+	n.RefreshSchedule = slices.Clone(c.RefreshSchedule)
+	n.ServiceWindows = slices.Clone(c.ServiceWindows)
+	return &n
+}
+

@@ -1,0 +1,78 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/collection"
+)
+
+// PutDevices adds or replaces devices (discovery data and inventory, as a
+// heartbeat or hardware inventory cycle would deliver them). Every device is
+// validated against the schema first; one bad device fails the whole call
+// and nothing is written. Collection membership is updated incrementally
+// (only what the changed devices can affect) and devices whose policy may
+// have changed are notified.
+func (s *Site) PutDevices(ctx context.Context, devices ...*collection.Device) error {
+	return s.commit(ctx, "PutDevices", func(t *tx) error {
+		var probs consign.Problems
+		seen := make(map[uint32]int, len(devices))
+		for i, d := range devices {
+			if d == nil {
+				probs.Add(fmt.Sprintf("devices[%d]", i), "required")
+				continue
+			}
+			if j, dup := seen[d.ResourceID]; dup {
+				probs.AddValue(fmt.Sprintf("devices[%d].ResourceID", i), d.ResourceID, fmt.Sprintf("appears twice (also devices[%d])", j))
+				continue
+			}
+			seen[d.ResourceID] = i
+			if err := d.Validate(t.st.engine.Schema()); err != nil {
+				probs.Merge(prefixed(err, "devices", i))
+			}
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		for _, d := range devices {
+			t.put(kindDevice, deviceKey(d.ResourceID), nil, d)
+		}
+		return nil
+	})
+}
+
+// DeleteDevice deletes a device (its resource record). Its status and
+// execution history are deleted with it; direct rules naming it stop
+// matching.
+func (s *Site) DeleteDevice(ctx context.Context, resourceID uint32) error {
+	return s.commit(ctx, "DeleteDevice", func(t *tx) error {
+		if _, ok := t.st.facts[resourceID]; !ok {
+			return notFound("DeleteDevice", "device "+deviceKey(resourceID))
+		}
+		for _, id := range sortedKeys(t.st.ads) {
+			if _, ok := t.st.ads[id].statuses[resourceID]; ok {
+				t.del(kindStatus, statusKey(id, resourceID))
+			}
+		}
+		for ref := range t.st.history[resourceID] {
+			t.del(kindHistory, historyKey(resourceID, ref))
+		}
+		t.del(kindDevice, deviceKey(resourceID))
+		return nil
+	})
+}
+
+// Device returns the device as last put.
+func (s *Site) Device(resourceID uint32) (*collection.Device, error) {
+	var out *collection.Device
+	err := s.read("Device", func(st *state) error {
+		d, ok := st.engine.Device(resourceID)
+		if !ok {
+			return notFound("Device", "device "+deviceKey(resourceID))
+		}
+		out = d.Clone()
+		return nil
+	})
+	return out, err
+}

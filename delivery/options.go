@@ -1,0 +1,61 @@
+package delivery
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/collection/wql"
+	"github.com/consign/consign/distpoint"
+)
+
+// Options configure a Site. A nil *Options, and every zero field, means the
+// documented default.
+type Options struct {
+	// SiteCode is this site's three-character code; new object IDs start
+	// with it. Default "CEN".
+	SiteCode consign.SiteCode
+	// Clock returns the current time. Default time.Now.
+	Clock func() time.Time
+	// Logger receives the Site's log records. Default: none (silent).
+	Logger *slog.Logger
+	// Schema is the WQL schema collections are written against: ConfigMgr's
+	// classes plus any the embedder adds (see collection.NewSchema).
+	// Default collection.DefaultSchema().
+	Schema *wql.Schema
+	// Countdown is the Advertised Programs agent's countdown before a
+	// mandatory program starts, used in the maintenance-window fit test
+	// (§3.2 4d, §3.6). Default 5 minutes [UNVERIFIED: the 2007 default is
+	// not documented; 5 minutes matches the restart countdown].
+	Countdown time.Duration
+	// WindowHorizon is how far ahead maintenance windows are computed for
+	// the offer decision. Default 7 days.
+	WindowHorizon time.Duration
+	// DPRetry is the site-wide DP copy retry policy (§1.4); zero means the
+	// ConfigMgr defaults of 100 retries, 30 minutes apart.
+	DPRetry distpoint.Retry
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.SiteCode == "" {
+		r.SiteCode = "CEN"
+	}
+	if r.Clock == nil {
+		r.Clock = time.Now
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	if r.Countdown == 0 {
+		r.Countdown = 5 * time.Minute
+	}
+	if r.WindowHorizon == 0 {
+		r.WindowHorizon = 7 * 24 * time.Hour
+	}
+	r.DPRetry = r.DPRetry.Limits()
+	return r
+}

@@ -1,0 +1,170 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/advertisement"
+	pkg "github.com/consign/consign/package"
+)
+
+// ReportResult says what Report did with a batch.
+type ReportResult struct {
+	// Accepted messages changed the device's status.
+	Accepted int
+	// Duplicates had an ID seen before (a device resending after a lost
+	// reply); they change nothing.
+	Duplicates int
+	// Unknown messages were for advertisements that do not exist (any more);
+	// they are dropped.
+	Unknown int
+}
+
+// Report takes in a batch of status messages from one device. Intake is
+// idempotent: a message whose ID was already taken in is counted as a
+// duplicate and changes nothing, so a device may resend a batch whose reply
+// it lost. The batch is validated as a whole; messages are applied in time
+// order to the device's status per advertisement (§4.2), and the device's
+// execution history per program (§1.18: what rerun rules are checked
+// against) follows its run results. Everything is written in one atomic
+// Store write.
+func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertisement.Message) (ReportResult, error) {
+	var res ReportResult
+	err := s.commit(ctx, "Report", func(t *tx) error {
+		res = ReportResult{}
+		if _, ok := t.st.facts[resourceID]; !ok {
+			return notFound("Report", "device "+deviceKey(resourceID))
+		}
+		var probs consign.Problems
+		batch := make([]advertisement.Message, 0, len(msgs))
+		inBatch := make(map[string]bool, len(msgs))
+		for i, m := range msgs {
+			if m.ResourceID == 0 {
+				m.ResourceID = resourceID
+			}
+			if m.ResourceID != resourceID {
+				probs.AddValue(fmt.Sprintf("msgs[%d].ResourceID", i), m.ResourceID, fmt.Sprintf("must be the reporting device %d", resourceID))
+				continue
+			}
+			if err := m.Validate(); err != nil {
+				probs.Merge(prefixed(err, "msgs", i))
+				continue
+			}
+			if _, seen := t.st.seen[m.ID]; seen || inBatch[m.ID] {
+				res.Duplicates++
+				continue
+			}
+			inBatch[m.ID] = true
+			if _, ok := t.st.ads[m.AdvertisementID]; !ok {
+				res.Unknown++
+				continue
+			}
+			batch = append(batch, m)
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		slices.SortStableFunc(batch, func(a, b advertisement.Message) int { return a.Time.Compare(b.Time) })
+		statuses := make(map[consign.ObjectID]advertisement.ClientStatus)
+		histories := make(map[pkg.ProgramRef]advertisement.History)
+		for _, m := range batch {
+			a := t.st.ads[m.AdvertisementID]
+			cs, ok := statuses[m.AdvertisementID]
+			if !ok {
+				cs = a.statuses[resourceID]
+			}
+			statuses[m.AdvertisementID] = cs.Apply(m)
+			if succeeded, final := runOutcome(m.Event); final {
+				ref := pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}
+				h, ok := histories[ref]
+				if !ok {
+					h = t.st.history[resourceID][ref]
+				}
+				if !h.Ran || !m.Time.Before(h.LastRun) {
+					histories[ref] = advertisement.History{Ran: true, LastRun: m.Time, Succeeded: succeeded}
+				}
+			}
+			t.put(kindMessage, m.ID, map[string]string{"advertisement": string(m.AdvertisementID), "device": deviceKey(resourceID)}, m)
+			res.Accepted++
+		}
+		for _, id := range sortedKeys(statuses) {
+			t.put(kindStatus, statusKey(id, resourceID), map[string]string{"advertisement": string(id)}, statuses[id])
+		}
+		for ref, h := range histories {
+			t.put(kindHistory, historyKey(resourceID, ref), map[string]string{"device": deviceKey(resourceID)}, h)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// runOutcome reports whether an event ends a run of the program and, if
+// so, whether the run succeeded: what execution history records (§3.2 4a).
+// A restart still pending counts as success (§3.5: "No action required"
+// with 3010 records success).
+func runOutcome(e advertisement.Event) (succeeded, final bool) {
+	switch e {
+	case advertisement.EventSucceeded, advertisement.EventSucceededMIF, advertisement.EventRestartPending, advertisement.EventTSSucceeded:
+		return true, true
+	case advertisement.EventFailed, advertisement.EventFailedMIF, advertisement.EventContentHashMismatch,
+		advertisement.EventExceededTime, advertisement.EventTSFailed:
+		return false, true
+	}
+	return false, false
+}
+
+// Summary is an advertisement's status summary
+// (SMS_ClientAdvertisementSummary and SMS_AdvertisementStatusSummarizer,
+// §1.19). It is kept incrementally as status and membership change, never
+// recomputed by scanning.
+type Summary struct {
+	AdvertisementID consign.ObjectID
+	Name            string
+	PackageID       consign.ObjectID
+	ProgramName     string
+	CollectionID    consign.ObjectID
+	// Targeted is how many devices the advertisement reaches now.
+	Targeted int
+	// NotReported is how many targeted devices have sent no status yet.
+	NotReported int
+	// Counts partitions every device status received for the advertisement
+	// (including devices that have since left the collection).
+	Counts advertisement.Summary
+}
+
+// AdvertisementSummary returns the advertisement's summary.
+func (s *Site) AdvertisementSummary(id consign.ObjectID) (Summary, error) {
+	var out Summary
+	err := s.read("AdvertisementSummary", func(st *state) error {
+		a, ok := st.ads[id]
+		if !ok {
+			return notFound("AdvertisementSummary", "advertisement "+string(id))
+		}
+		out = Summary{
+			AdvertisementID: id, Name: a.ad.Name, PackageID: a.ad.PackageID, ProgramName: a.ad.ProgramName,
+			CollectionID: a.ad.CollectionID, Targeted: len(a.targeted), NotReported: len(a.targeted) - a.reported,
+			Counts: a.summary,
+		}
+		out.Counts.Targeted = len(a.targeted)
+		return nil
+	})
+	return out, err
+}
+
+// ClientStatus returns a device's status for an advertisement
+// (SMS_ClientAdvertisementStatus); a device that never reported has the
+// zero status (No Status on both tracks).
+func (s *Site) ClientStatus(id consign.ObjectID, resourceID uint32) (advertisement.ClientStatus, error) {
+	var out advertisement.ClientStatus
+	err := s.read("ClientStatus", func(st *state) error {
+		a, ok := st.ads[id]
+		if !ok {
+			return notFound("ClientStatus", "advertisement "+string(id))
+		}
+		out = a.statuses[resourceID]
+		return nil
+	})
+	return out, err
+}

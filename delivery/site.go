@@ -1,0 +1,177 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/consign/consign"
+)
+
+// Site is one ConfigMgr-style primary site: the concrete type programs call.
+// Open it over a Store and a Transport; every method is safe for concurrent
+// use.
+//
+// A Site keeps the whole site model in memory (packages, programs,
+// collections and their membership, advertisements, device status and
+// summaries) and writes every change through the Store first: a workflow
+// validates against a snapshot, plans its writes, applies them to the Store
+// atomically with optimistic concurrency, and only then updates memory from
+// the records it wrote — the same code that loads the Site at Open, so memory
+// is always a function of the stored records.
+type Site struct {
+	store     Store
+	transport Transport
+	opts      Options
+
+	mu     sync.RWMutex
+	closed bool
+	st     *state
+}
+
+// Open loads a Site from store. transport may be nil (devices then learn of
+// new policy only when they poll). opts may be nil.
+func Open(ctx context.Context, store Store, transport Transport, opts *Options) (*Site, error) {
+	if store == nil {
+		return nil, &consign.ValidationError{Field: "store", Rule: "required"}
+	}
+	o := opts.withDefaults()
+	if err := o.SiteCode.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Site{store: store, transport: transport, opts: o, st: newState(o)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUpLocked(ctx); err != nil {
+		return nil, err
+	}
+	s.st.drainNotify()
+	s.opts.Logger.Info("site opened", "site", o.SiteCode, "revision", s.st.rev,
+		"packages", len(s.st.packages), "collections", len(s.st.engine.Collections()),
+		"devices", s.st.engine.NumDevices(), "advertisements", len(s.st.ads))
+	return s, nil
+}
+
+// Close closes the Site (not its Store, which the caller owns). Calls after
+// Close fail with an error matching consign.ErrUnavailable.
+func (s *Site) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// SiteCode returns the site's code.
+func (s *Site) SiteCode() consign.SiteCode { return s.opts.SiteCode }
+
+// catchUpLocked applies every change the store has after the last revision
+// this Site has seen: the whole store at Open, and writes by other Site
+// processes after a conflict.
+func (s *Site) catchUpLocked(ctx context.Context) error {
+	const page = 10000
+	for {
+		changes, err := s.store.Changes(ctx, s.st.rev, page)
+		if err != nil {
+			return storeErr("load", err)
+		}
+		for _, c := range changes {
+			if err := s.st.apply(c, s.opts.Clock()); err != nil {
+				return consign.Errorf(consign.ErrInvalid, "load", c.Record.Kind+"/"+c.Record.Key, "stored record cannot be decoded: %w", err)
+			}
+		}
+		if len(changes) < page {
+			return nil
+		}
+	}
+}
+
+// maxAttempts bounds how often a workflow is re-planned after losing an
+// optimistic-concurrency race to another Site process.
+const maxAttempts = 5
+
+// commit runs one workflow: plan builds the writes from the current
+// snapshot (under the Site's lock), the Store applies them atomically, and
+// memory follows the records written. On a conflict the Site catches up with
+// the store and plans again.
+func (s *Site) commit(ctx context.Context, op string, plan func(t *tx) error) error {
+	var notify []uint32
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: errors.New("site is closed")}
+		}
+		for attempt := 1; ; attempt++ {
+			t := &tx{st: s.st, now: s.opts.Clock()}
+			if err := plan(t); err != nil {
+				return err
+			}
+			if len(t.writes) == 0 {
+				return nil
+			}
+			rev, err := s.store.Apply(ctx, t.writes)
+			if err == nil {
+				for _, w := range t.writes {
+					c := Change{Record: w.Record, Deleted: w.Op == Delete}
+					c.Record.Revision = rev
+					if err := s.st.apply(c, t.now); err != nil {
+						// The plan encoded these records itself; failing to
+						// decode them is a bug, not bad input.
+						panic(fmt.Sprintf("delivery: applying own write %s/%s: %v", w.Record.Kind, w.Record.Key, err))
+					}
+				}
+				if s.st.rev < rev {
+					s.st.rev = rev
+				}
+				notify = s.st.drainNotify()
+				return nil
+			}
+			if !errors.Is(err, consign.ErrConflict) || attempt == maxAttempts {
+				return storeErr(op, err)
+			}
+			s.opts.Logger.Debug("write conflict, catching up", "op", op, "attempt", attempt)
+			if err := s.catchUpLocked(ctx); err != nil {
+				return err
+			}
+		}
+	}()
+	if err == nil && len(notify) > 0 && s.transport != nil {
+		if nerr := s.transport.Notify(ctx, notify); nerr != nil {
+			s.opts.Logger.Warn("notify devices failed; they will see the change at their next poll", "op", op, "devices", len(notify), "err", nerr)
+		}
+	}
+	return err
+}
+
+// read runs f under the read lock.
+func (s *Site) read(op string, f func(st *state) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: errors.New("site is closed")}
+	}
+	return f(s.st)
+}
+
+func storeErr(op string, err error) error {
+	var ce *consign.Error
+	if errors.As(err, &ce) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	for _, code := range []error{consign.ErrNotFound, consign.ErrConflict, consign.ErrInvalid, consign.ErrUnavailable} {
+		if errors.Is(err, code) {
+			return &consign.Error{Code: code, Op: op, Err: err}
+		}
+	}
+	return &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: err}
+}
+
+func notFound(op, key string) error {
+	return &consign.Error{Code: consign.ErrNotFound, Op: op, Key: key, Err: fmt.Errorf("%s does not exist", key)}
+}
+
+// now is what the Site's clock says, for read paths.
+func (s *Site) now() time.Time { return s.opts.Clock() }
+

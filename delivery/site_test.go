@@ -1,0 +1,477 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/advertisement"
+	"github.com/consign/consign/collection"
+	"github.com/consign/consign/delivery"
+	"github.com/consign/consign/delivery/memstore"
+	"github.com/consign/consign/distpoint"
+	pkg "github.com/consign/consign/package"
+)
+
+var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+// fakeClock is a settable clock for Site.Options.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// recordingTransport remembers every device it was asked to notify.
+type recordingTransport struct {
+	mu       sync.Mutex
+	notified map[uint32]int
+}
+
+func (r *recordingTransport) Notify(_ context.Context, ids []uint32) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.notified == nil {
+		r.notified = make(map[uint32]int)
+	}
+	for _, id := range ids {
+		r.notified[id]++
+	}
+	return nil
+}
+
+func (r *recordingTransport) count(id uint32) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.notified[id]
+}
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	store *memstore.Store
+	clock *fakeClock
+	tr    *recordingTransport
+	site  *delivery.Site
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), store: memstore.New(), clock: &fakeClock{now: t0}, tr: &recordingTransport{}}
+	e.site = e.open()
+	return e
+}
+
+func (e *env) open() *delivery.Site {
+	e.t.Helper()
+	s, err := delivery.Open(e.ctx, e.store, e.tr, &delivery.Options{SiteCode: "CEN", Clock: e.clock.Now})
+	if err != nil {
+		e.t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func must[T any](t *testing.T, v T, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func device(id uint32, name, os string, ou string) *collection.Device {
+	return &collection.Device{
+		ResourceID: id, Name: name, NetbiosName: name, OperatingSystemNameandVersion: os, Client: true, Active: true,
+		ResourceDomainORWorkgroup: "CONTOSO", SystemOUName: []string{"CONTOSO.COM", ou},
+		Inventory: map[string][]collection.Instance{
+			"SMS_G_System_COMPUTER_SYSTEM": {{"SystemType": "x64-based PC"}},
+		},
+	}
+}
+
+const (
+	win7 = "Microsoft Windows NT Workstation 6.1"
+	xp   = "Microsoft Windows NT Workstation 5.1"
+)
+
+const dpPath = `["Display=\\DP01\"]MSWNET:["SMS_SITE=CEN"]\\DP01\`
+
+// seed puts devices 1–6 (1–4 Windows 7, 5–6 XP), one DP, and a query
+// collection of the Windows 7 machines.
+func (e *env) seed() *collection.Collection {
+	e.t.Helper()
+	var ds []*collection.Device
+	for i := uint32(1); i <= 6; i++ {
+		os := win7
+		if i > 4 {
+			os = xp
+		}
+		ds = append(ds, device(i, fmt.Sprintf("PC%02d", i), os, "CONTOSO.COM/WORKSTATIONS"))
+	}
+	if err := e.site.PutDevices(e.ctx, ds...); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.site.AddDistributionPoint(e.ctx, &distpoint.DistributionPoint{NALPath: dpPath, Name: "DP01", SiteCode: "CEN", Kind: distpoint.Standard}); err != nil {
+		e.t.Fatal(err)
+	}
+	return must(e.t, e.site.CreateCollection(e.ctx, &collection.Collection{
+		Name:       "Windows 7",
+		QueryRules: []collection.QueryRule{{RuleName: "w7", Query: `select * from SMS_R_System where OperatingSystemNameandVersion like "%Workstation 6.1%"`}},
+	}, ""))
+}
+
+func newPackage() *pkg.Package {
+	p := pkg.NewPackage("", "Contoso App")
+	p.Version = "1.0"
+	p.SourceFlag = pkg.StorageDirect
+	p.SourcePath = `\\FS01\Source\App`
+	p.Manifest = pkg.Manifest{Files: []pkg.File{{Path: "setup.exe", Size: 1024, SHA256: [32]byte{1}}}}
+	return p
+}
+
+func newProgram(name string) *pkg.Program {
+	p := pkg.NewProgram("", name, "setup.exe /s")
+	p.Logon = pkg.EitherLogon
+	return p
+}
+
+// distribute advertises program "Install" of a new package to col,
+// mandatory as soon as possible.
+func (e *env) distribute(col consign.ObjectID, rerun advertisement.Rerun) *delivery.DistributeResult {
+	e.t.Helper()
+	ad := advertisement.New("", "Contoso App", "", "", "", t0.Add(-time.Hour))
+	ad.PresentTimeIsGMT = true
+	ad.ASAP = true
+	ad.Rerun = rerun
+	return must(e.t, e.site.DistributeSoftware(e.ctx, delivery.DistributeRequest{
+		NewPackage: newPackage(), NewPrograms: []*pkg.Program{newProgram("Install")}, ProgramName: "Install",
+		DistributionPoints: []string{dpPath}, CollectionID: col, Advertisement: ad,
+	}))
+}
+
+func (e *env) report(rid uint32, ad consign.ObjectID, events ...advertisement.Event) delivery.ReportResult {
+	e.t.Helper()
+	var msgs []advertisement.Message
+	for i, ev := range events {
+		msgs = append(msgs, advertisement.Message{ID: fmt.Sprintf("%s/%d/%d/%d", ad, rid, ev, e.clock.Now().UnixNano()+int64(i)),
+			AdvertisementID: ad, Event: ev, Time: e.clock.Now().Add(time.Duration(i) * time.Second)})
+	}
+	return must(e.t, e.site.Report(e.ctx, rid, msgs))
+}
+
+func offerFor(p *delivery.Policy, ad consign.ObjectID) (delivery.Offer, bool) {
+	for _, o := range p.Offers {
+		if o.Advertisement.ID == ad {
+			return o, true
+		}
+	}
+	return delivery.Offer{}, false
+}
+
+func TestDistributeSoftwareEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	if got := must(t, e.site.Members(col.ID)); !slices.Equal(got, []uint32{1, 2, 3, 4}) {
+		t.Fatalf("members of the Windows 7 collection = %v, want [1 2 3 4]", got)
+	}
+	res := e.distribute(col.ID, advertisement.RerunIfFailed)
+	if res.Package.ID != "CEN00002" || res.Advertisement.ID != "CEN00003" {
+		t.Errorf("IDs = package %s, advertisement %s; want the site's next serials CEN00002 and CEN00003", res.Package.ID, res.Advertisement.ID)
+	}
+	if len(res.DistributionPoints) != 1 || res.DistributionPoints[0].State != distpoint.InstallPending || res.DistributionPoints[0].TargetVersion != 1 {
+		t.Errorf("DP rows = %+v, want one Install Pending for version 1", res.DistributionPoints)
+	}
+	for rid := uint32(1); rid <= 4; rid++ {
+		if e.tr.count(rid) == 0 {
+			t.Errorf("device %d was not notified of the new advertisement", rid)
+		}
+		pol := must(t, e.site.Policy(e.ctx, rid, nil))
+		o, ok := offerFor(pol, res.Advertisement.ID)
+		if !ok {
+			t.Fatalf("device %d: no offer for %s", rid, res.Advertisement.ID)
+		}
+		if o.Decision.State != advertisement.MandatoryDue {
+			t.Errorf("device %d: decision %v (%s), want MandatoryDue", rid, o.Decision.State, o.Decision.Reason)
+		}
+		if o.Package.SourceVersion != 1 || !o.Package.HasSource || o.Program.Name != "Install" {
+			t.Errorf("device %d: offer package/program = %+v / %q", rid, o.Package, o.Program.Name)
+		}
+	}
+	if pol := must(t, e.site.Policy(e.ctx, 5, nil)); len(pol.Offers) != 0 {
+		t.Errorf("XP device 5 is not a member but got %d offers", len(pol.Offers))
+	}
+
+	e.report(1, res.Advertisement.ID, advertisement.EventReceived, advertisement.EventStarted, advertisement.EventSucceeded)
+	e.report(2, res.Advertisement.ID, advertisement.EventReceived, advertisement.EventStarted, advertisement.EventFailed)
+	e.report(3, res.Advertisement.ID, advertisement.EventReceived, advertisement.EventStarted)
+	sum := must(t, e.site.AdvertisementSummary(res.Advertisement.ID))
+	if sum.Targeted != 4 || sum.NotReported != 1 || sum.Counts.Succeeded != 1 || sum.Counts.Failed != 1 || sum.Counts.Running != 1 {
+		t.Errorf("summary = %+v, want targeted 4, not reported 1, succeeded 1, failed 1, running 1", sum)
+	}
+
+	// Rerun if failed: the device that succeeded is not due again, the one
+	// that failed is.
+	if o, _ := offerFor(must(t, e.site.Policy(e.ctx, 1, nil)), res.Advertisement.ID); o.Decision.State == advertisement.MandatoryDue {
+		t.Errorf("device 1 succeeded but is due again: %+v", o.Decision)
+	}
+	if o, _ := offerFor(must(t, e.site.Policy(e.ctx, 2, nil)), res.Advertisement.ID); o.Decision.State != advertisement.MandatoryDue {
+		t.Errorf("device 2 failed with rerun-if-failed but decision is %v", o.Decision.State)
+	}
+}
+
+func TestDistributeSoftwareIsAtomic(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	before := must(t, e.store.Changes(e.ctx, 0, 0))
+	bad := newProgram("Install")
+	bad.CommandLine = ""
+	_, err := e.site.DistributeSoftware(e.ctx, delivery.DistributeRequest{
+		NewPackage: newPackage(), NewPrograms: []*pkg.Program{bad}, ProgramName: "Install",
+		DistributionPoints: []string{"no-such-dp"}, CollectionID: "CEN0FFFF",
+	})
+	if !errors.Is(err, consign.ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	var fields []string
+	for _, want := range []string{"NewPrograms[0].Program.CommandLine", "DistributionPoints[0]", "CollectionID"} {
+		fields = append(fields, want)
+		if !containsField(err, want) {
+			t.Errorf("error %q does not name field %s", err, want)
+		}
+	}
+	after := must(t, e.store.Changes(e.ctx, 0, 0))
+	if len(after) != len(before) {
+		t.Errorf("a failed DistributeSoftware wrote %d records", len(after)-len(before))
+	}
+	if len(e.site.Packages()) != 0 {
+		t.Errorf("a failed DistributeSoftware left packages %v", e.site.Packages())
+	}
+}
+
+// containsField reports whether err holds a *consign.ValidationError for
+// field.
+func containsField(err error, field string) bool {
+	for _, ve := range validationErrors(err) {
+		if ve.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+func validationErrors(err error) []*consign.ValidationError {
+	var out []*consign.ValidationError
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if ve, ok := err.(*consign.ValidationError); ok {
+			out = append(out, ve)
+			return
+		}
+		switch u := err.(type) {
+		case interface{ WrappedErrors() []error }:
+			for _, e := range u.WrappedErrors() {
+				walk(e)
+			}
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+func TestReportIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	res := e.distribute(col.ID, advertisement.RerunIfFailed)
+	msgs := []advertisement.Message{
+		{ID: "m1", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventReceived, Time: t0},
+		{ID: "m2", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventStarted, Time: t0.Add(time.Minute)},
+		{ID: "m3", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventSucceeded, Time: t0.Add(2 * time.Minute)},
+	}
+	first := must(t, e.site.Report(e.ctx, 1, msgs))
+	sum1 := must(t, e.site.AdvertisementSummary(res.Advertisement.ID))
+	second := must(t, e.site.Report(e.ctx, 1, msgs))
+	sum2 := must(t, e.site.AdvertisementSummary(res.Advertisement.ID))
+	if first.Accepted != 3 || second.Accepted != 0 || second.Duplicates != 3 {
+		t.Errorf("first %+v, second %+v; want 3 accepted then 3 duplicates", first, second)
+	}
+	if sum1 != sum2 || sum2.Counts.Succeeded != 1 {
+		t.Errorf("resending changed the summary: %+v then %+v", sum1, sum2)
+	}
+	// Out-of-order delivery: a late "started" does not undo the success.
+	must(t, e.site.Report(e.ctx, 1, []advertisement.Message{{ID: "late", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventStarted, Time: t0.Add(30 * time.Second)}}))
+	if cs := must(t, e.site.ClientStatus(res.Advertisement.ID, 1)); cs.Delivery != advertisement.DeliverySucceeded {
+		t.Errorf("after a stale message the status is %v, want Succeeded", cs.Delivery)
+	}
+	// Another device's messages are refused whole.
+	_, err := e.site.Report(e.ctx, 1, []advertisement.Message{{ID: "x", AdvertisementID: res.Advertisement.ID, ResourceID: 2, Event: advertisement.EventStarted, Time: t0}})
+	if !containsField(err, "msgs[0].ResourceID") {
+		t.Errorf("a message for device 2 reported by device 1: err = %v", err)
+	}
+}
+
+func TestPolicyFollowsMembershipAndSubcollections(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	// A subcollection of one XP machine under the Windows 7 collection.
+	sub := must(t, e.site.CreateCollection(e.ctx, &collection.Collection{Name: "PC05", DirectRules: []collection.DirectRule{{RuleName: "PC05", ResourceID: 5}}}, col.ID))
+	res := e.distribute(col.ID, advertisement.RerunIfFailed)
+	if _, ok := offerFor(must(t, e.site.Policy(e.ctx, 5, nil)), res.Advertisement.ID); !ok {
+		t.Errorf("device 5 is in a subcollection and the advertisement includes subcollections, but it got no offer")
+	}
+	if sum := must(t, e.site.AdvertisementSummary(res.Advertisement.ID)); sum.Targeted != 5 {
+		t.Errorf("targeted = %d, want 5 (4 + subcollection member)", sum.Targeted)
+	}
+	// Excluding subcollections drops device 5.
+	ad := must(t, e.site.Advertisement(res.Advertisement.ID))
+	ad.IncludeSubcollections = false
+	if err := e.site.UpdateAdvertisement(e.ctx, ad); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := offerFor(must(t, e.site.Policy(e.ctx, 5, nil)), res.Advertisement.ID); ok {
+		t.Errorf("device 5 still offered the advertisement after IncludeSubcollections was cleared")
+	}
+	// An inventory change moves device 1 out of the query collection: the
+	// offer goes away and the device is told.
+	before := e.tr.count(1)
+	if err := e.site.PutDevices(e.ctx, device(1, "PC01", xp, "CONTOSO.COM/WORKSTATIONS")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := offerFor(must(t, e.site.Policy(e.ctx, 1, nil)), res.Advertisement.ID); ok {
+		t.Errorf("device 1 left the collection but still has the offer")
+	}
+	if e.tr.count(1) == before {
+		t.Errorf("device 1 left the collection but was not notified")
+	}
+	if got := e.site.CollectionsOf(1); slices.Contains(got, col.ID) || !slices.Contains(got, collection.AllSystemsID) {
+		t.Errorf("CollectionsOf(1) = %v", got)
+	}
+	_ = sub
+}
+
+func TestAdvertisementImmutableFields(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	res := e.distribute(col.ID, advertisement.RerunIfFailed)
+	ad := must(t, e.site.Advertisement(res.Advertisement.ID))
+	ad.Name = "renamed"
+	ad.CollectionID = collection.AllSystemsID
+	err := e.site.UpdateAdvertisement(e.ctx, ad)
+	if !containsField(err, "Advertisement.Name") || !containsField(err, "Advertisement.CollectionID") {
+		t.Errorf("changing immutable fields: err = %v, want validation errors naming Name and CollectionID", err)
+	}
+}
+
+func TestDeletePackageCascades(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	res := e.distribute(col.ID, advertisement.RerunIfFailed)
+	e.report(1, res.Advertisement.ID, advertisement.EventReceived)
+	if err := e.site.DeleteProgram(e.ctx, pkg.ProgramRef{PackageID: res.Package.ID, Program: "Install"}); !errors.Is(err, consign.ErrFailedPrecondition) {
+		t.Errorf("deleting an advertised program: err = %v, want ErrFailedPrecondition", err)
+	}
+	if err := e.site.DeletePackage(e.ctx, res.Package.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.site.Advertisement(res.Advertisement.ID); !errors.Is(err, consign.ErrNotFound) {
+		t.Errorf("advertisement survived its package: %v", err)
+	}
+	if ps := e.site.Programs(res.Package.ID); len(ps) != 0 {
+		t.Errorf("programs survived their package: %v", ps)
+	}
+	rows := must(t, e.site.PackageStatus(res.Package.ID))
+	if len(rows) != 1 || rows[0].State != distpoint.RemovalPending {
+		t.Errorf("DP rows after delete = %+v, want one Removal Pending", rows)
+	}
+	if pol := must(t, e.site.Policy(e.ctx, 1, nil)); len(pol.Offers) != 0 {
+		t.Errorf("device 1 still has %d offers", len(pol.Offers))
+	}
+}
+
+// History is per program: a new advertisement of a program that already
+// ran sees the old result (§3.2, B-rerun scenario 2).
+func TestNeverRerunHoldsAcrossAdvertisements(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	res := e.distribute(col.ID, advertisement.RerunNever)
+	e.report(1, res.Advertisement.ID, advertisement.EventStarted, advertisement.EventSucceeded)
+	e.clock.Set(t0.Add(time.Hour))
+	ad := advertisement.New("", "again", res.Package.ID, "Install", col.ID, t0)
+	ad.PresentTimeIsGMT, ad.ASAP, ad.Rerun = true, true, advertisement.RerunNever
+	second := must(t, e.site.CreateAdvertisement(e.ctx, ad))
+	o, _ := offerFor(must(t, e.site.Policy(e.ctx, 1, nil)), second.ID)
+	if o.Decision.State != advertisement.WillNotRerun {
+		t.Errorf("second advertisement, never rerun, program already ran: decision %v, want WillNotRerun", o.Decision.State)
+	}
+	o, _ = offerFor(must(t, e.site.Policy(e.ctx, 2, nil)), second.ID)
+	if o.Decision.State != advertisement.MandatoryDue {
+		t.Errorf("device 2 never ran the program: decision %v, want MandatoryDue", o.Decision.State)
+	}
+}
+
+func TestDependencyRunsFirst(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	p := must(t, e.site.CreatePackage(e.ctx, newPackage()))
+	if err := e.site.CreateProgram(e.ctx, withPkg(newProgram("Runtime"), p.ID)); err != nil {
+		t.Fatal(err)
+	}
+	main := withPkg(newProgram("Install"), p.ID)
+	main.Dependency = &pkg.ProgramRef{Program: "Runtime"}
+	if err := e.site.CreateProgram(e.ctx, main); err != nil {
+		t.Fatal(err)
+	}
+	// A loop is refused and named.
+	rt := withPkg(newProgram("Runtime"), p.ID)
+	rt.Dependency = &pkg.ProgramRef{PackageID: p.ID, Program: "Install"}
+	if err := e.site.UpdateProgram(e.ctx, rt); !errors.Is(err, consign.ErrInvalid) {
+		t.Errorf("a dependency loop was accepted: %v", err)
+	}
+	ad := advertisement.New("", "install", p.ID, "Install", col.ID, t0)
+	ad.PresentTimeIsGMT, ad.ASAP = true, true
+	a := must(t, e.site.CreateAdvertisement(e.ctx, ad))
+	o, _ := offerFor(must(t, e.site.Policy(e.ctx, 1, nil)), a.ID)
+	if len(o.RunFirst) != 1 || o.RunFirst[0].Name != "Runtime" {
+		t.Errorf("RunFirst = %v, want [Runtime]", o.RunFirst)
+	}
+}
+
+func withPkg(p *pkg.Program, id consign.ObjectID) *pkg.Program {
+	p.PackageID = id
+	return p
+}
+
+func TestClosedSite(t *testing.T) {
+	e := newEnv(t)
+	e.site.Close()
+	if _, err := e.site.CreatePackage(e.ctx, pkg.NewPackage("", "p")); !errors.Is(err, consign.ErrUnavailable) {
+		t.Errorf("CreatePackage after Close: %v, want ErrUnavailable", err)
+	}
+	if _, err := e.site.Policy(e.ctx, 1, nil); !errors.Is(err, consign.ErrUnavailable) {
+		t.Errorf("Policy after Close: %v, want ErrUnavailable", err)
+	}
+}

@@ -1,0 +1,551 @@
+package delivery
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/advertisement"
+	"github.com/consign/consign/collection"
+	"github.com/consign/consign/distpoint"
+	pkg "github.com/consign/consign/package"
+)
+
+// Record kinds. The Site owns their encoding (JSON of the domain types).
+const (
+	kindCounter       = "counter"
+	kindPackage       = "package"
+	kindProgram       = "program"
+	kindCollection    = "collection"
+	kindLink          = "collink"
+	kindDevice        = "device"
+	kindAdvertisement = "advertisement"
+	kindDP            = "dp"
+	kindPackageDP     = "pkgdp"
+	kindStatus        = "adstatus"
+	kindHistory       = "history"
+	kindMessage       = "statusmsg"
+)
+
+// counterKey is the one record holding the next object serial number.
+const counterKey = "objectid"
+
+func deviceKey(id uint32) string { return fmt.Sprintf("%010d", id) }
+
+func programKey(r pkg.ProgramRef) string { return r.String() }
+
+func linkKey(parent, child consign.ObjectID) string { return string(parent) + "/" + string(child) }
+
+func statusKey(ad consign.ObjectID, rid uint32) string { return string(ad) + "/" + deviceKey(rid) }
+
+func historyKey(rid uint32, r pkg.ProgramRef) string { return deviceKey(rid) + "/" + r.String() }
+
+func packageDPKey(id consign.ObjectID, nal string) string { return string(id) + "|" + nal }
+
+type rkey struct{ kind, key string }
+
+// adState is one advertisement with what the Site derives from it.
+type adState struct {
+	ad       *advertisement.Advertisement
+	targets  []consign.ObjectID // the collection and, when included, its subcollections
+	targeted map[uint32]struct{}
+	statuses map[uint32]advertisement.ClientStatus
+	summary  advertisement.Summary
+	reported int // targeted devices with a status
+}
+
+// state is the Site's in-memory model: a function of the stored records.
+type state struct {
+	opts Options
+	rev  int64
+	revs map[rkey]int64
+
+	counter  uint32
+	packages map[consign.ObjectID]*pkg.Package
+	// pkgInfo is what policy says of each package, computed once per write.
+	pkgInfo  map[consign.ObjectID]PackageInfo
+	programs map[pkg.ProgramRef]*pkg.Program
+	engine   *collection.Engine
+	tree     collection.Tree
+	ads      map[consign.ObjectID]*adState
+	adsByCol map[consign.ObjectID][]*adState
+	// applicable caches, per collection, the advertisements that reach its
+	// members: its own and those of ancestors that include subcollections.
+	// Policy fills it under the read lock, hence its own mutex.
+	appMu      sync.Mutex
+	applicable map[consign.ObjectID][]*adState
+	dps        map[string]*distpoint.DistributionPoint
+	pkgDPs     map[consign.ObjectID]map[string]*distpoint.PackageStatus
+	history    map[uint32]map[pkg.ProgramRef]advertisement.History
+	facts      map[uint32]deviceFacts
+	seen       map[string]struct{}
+
+	locMu     sync.Mutex // guards locations, filled on read paths too
+	locations map[string]*time.Location
+
+	notify map[uint32]struct{}
+	// lastEval is when EvaluateCollections last ran (refresh schedules fire
+	// after it).
+	lastEval time.Time
+}
+
+func newState(o Options) *state {
+	return &state{
+		opts:      o,
+		revs:      make(map[rkey]int64),
+		packages:  make(map[consign.ObjectID]*pkg.Package),
+		pkgInfo:   make(map[consign.ObjectID]PackageInfo),
+		programs:  make(map[pkg.ProgramRef]*pkg.Program),
+		engine:    collection.NewEngine(o.Schema),
+		ads:       make(map[consign.ObjectID]*adState),
+		adsByCol:  make(map[consign.ObjectID][]*adState),
+		dps:       make(map[string]*distpoint.DistributionPoint),
+		pkgDPs:    make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
+		history:   make(map[uint32]map[pkg.ProgramRef]advertisement.History),
+		facts:     make(map[uint32]deviceFacts),
+		seen:      make(map[string]struct{}),
+		locations: make(map[string]*time.Location),
+		notify:    make(map[uint32]struct{}),
+	}
+}
+
+func (st *state) drainNotify() []uint32 {
+	if len(st.notify) == 0 {
+		return nil
+	}
+	ids := make([]uint32, 0, len(st.notify))
+	for id := range st.notify {
+		ids = append(ids, id)
+	}
+	clear(st.notify)
+	slices.Sort(ids)
+	return ids
+}
+
+// apply brings memory up to date with one stored change.
+func (st *state) apply(c Change, now time.Time) error {
+	r := c.Record
+	k := rkey{r.Kind, r.Key}
+	if c.Deleted {
+		delete(st.revs, k)
+	} else {
+		st.revs[k] = r.Revision
+	}
+	if r.Revision > st.rev {
+		st.rev = r.Revision
+	}
+	switch r.Kind {
+	case kindCounter:
+		if c.Deleted {
+			st.counter = 0
+			return nil
+		}
+		return json.Unmarshal(r.Data, &st.counter)
+	case kindPackage:
+		return st.applyPackage(c)
+	case kindProgram:
+		return st.applyProgram(c)
+	case kindCollection:
+		return st.applyCollection(c, now)
+	case kindLink:
+		return st.applyLink(c)
+	case kindDevice:
+		return st.applyDevice(c, now)
+	case kindAdvertisement:
+		return st.applyAdvertisement(c)
+	case kindDP:
+		if c.Deleted {
+			delete(st.dps, r.Key)
+			return nil
+		}
+		var dp distpoint.DistributionPoint
+		if err := json.Unmarshal(r.Data, &dp); err != nil {
+			return err
+		}
+		st.dps[r.Key] = &dp
+	case kindPackageDP:
+		return st.applyPackageDP(c)
+	case kindStatus:
+		return st.applyStatus(c)
+	case kindHistory:
+		return st.applyHistory(c)
+	case kindMessage:
+		if c.Deleted {
+			delete(st.seen, r.Key)
+		} else {
+			st.seen[r.Key] = struct{}{}
+		}
+	default:
+		// Kinds written by a newer Site version are kept in the store and
+		// ignored here, so an older process keeps running.
+	}
+	return nil
+}
+
+func (st *state) applyPackage(c Change) error {
+	id := consign.ObjectID(c.Record.Key)
+	if c.Deleted {
+		delete(st.packages, id)
+		delete(st.pkgInfo, id)
+		return nil
+	}
+	var p pkg.Package
+	if err := json.Unmarshal(c.Record.Data, &p); err != nil {
+		return err
+	}
+	st.packages[id] = &p
+	st.pkgInfo[id] = PackageInfo{
+		ID: p.ID, Name: p.Name, Version: p.Version, Manufacturer: p.Manufacturer, Language: p.Language,
+		SourceVersion: p.SourceVersion, SourceHash: p.Manifest.Hash(), ContentSize: p.Manifest.Size(),
+		HasSource: p.HasSource(), PersistInCache: p.PersistInCache(),
+	}
+	st.notifyPackage(id)
+	return nil
+}
+
+func (st *state) applyProgram(c Change) error {
+	ref, err := pkg.ParseProgramRef(c.Record.Key, "")
+	if err != nil {
+		return err
+	}
+	if c.Deleted {
+		delete(st.programs, ref)
+		return nil
+	}
+	var p pkg.Program
+	if err := json.Unmarshal(c.Record.Data, &p); err != nil {
+		return err
+	}
+	st.programs[ref] = &p
+	st.notifyPackage(ref.PackageID)
+	return nil
+}
+
+// notifyPackage marks every device an advertisement of the package targets.
+func (st *state) notifyPackage(id consign.ObjectID) {
+	for _, a := range st.ads {
+		if a.ad.PackageID == id {
+			for rid := range a.targeted {
+				st.notify[rid] = struct{}{}
+			}
+		}
+	}
+}
+
+func (st *state) applyCollection(c Change, now time.Time) error {
+	id := consign.ObjectID(c.Record.Key)
+	if c.Deleted {
+		d, err := st.engine.RemoveCollection(id)
+		if err != nil {
+			return err
+		}
+		st.tree.Remove(id)
+		st.treeChanged()
+		st.membership(d)
+		return nil
+	}
+	var col collection.Collection
+	if err := json.Unmarshal(c.Record.Data, &col); err != nil {
+		return err
+	}
+	d, err := st.engine.PutCollection(&col, now)
+	if err != nil {
+		return err
+	}
+	st.membership(d)
+	return nil
+}
+
+func (st *state) applyLink(c Change) error {
+	parent, child, ok := strings.Cut(c.Record.Key, "/")
+	if !ok {
+		return fmt.Errorf("malformed link key %q", c.Record.Key)
+	}
+	if c.Deleted {
+		st.tree.Unlink(consign.ObjectID(parent), consign.ObjectID(child))
+	} else if err := st.tree.Link(consign.ObjectID(parent), consign.ObjectID(child)); err != nil {
+		return err
+	}
+	st.treeChanged()
+	return nil
+}
+
+func (st *state) applyDevice(c Change, now time.Time) error {
+	n, err := strconv.ParseUint(c.Record.Key, 10, 32)
+	if err != nil {
+		return err
+	}
+	id := uint32(n)
+	if c.Deleted {
+		delete(st.facts, id)
+		st.membership(st.engine.RemoveDevice(id))
+		return nil
+	}
+	d, err := decodeDevice(c.Record.Data, st.engine.Schema())
+	if err != nil {
+		return err
+	}
+	delta, err := st.engine.PutDevice(d, now)
+	if err != nil {
+		return err
+	}
+	st.facts[id] = deviceFacts{os: osInfo(d), loc: st.location(d.TimeZone)}
+	st.membership(delta)
+	return nil
+}
+
+// membership follows collection membership changes into the advertisements'
+// targeted sets and the devices to notify.
+func (st *state) membership(d collection.Delta) {
+	for _, ch := range d.Changes {
+		st.notify[ch.ResourceID] = struct{}{}
+		for _, a := range st.applicableAds(ch.Collection) {
+			st.setTargeted(a, ch.ResourceID, st.isTargeted(a, ch.ResourceID))
+		}
+	}
+}
+
+func (st *state) isTargeted(a *adState, rid uint32) bool {
+	for _, c := range a.targets {
+		if st.engine.IsMember(c, rid) {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *state) setTargeted(a *adState, rid uint32, on bool) {
+	_, was := a.targeted[rid]
+	if was == on {
+		return
+	}
+	_, hasStatus := a.statuses[rid]
+	if on {
+		a.targeted[rid] = struct{}{}
+		if hasStatus {
+			a.reported++
+		}
+	} else {
+		delete(a.targeted, rid)
+		if hasStatus {
+			a.reported--
+		}
+	}
+}
+
+// applicableAds returns the advertisements whose targets include collection
+// id: its own, and those of its ancestors that include subcollections.
+func (st *state) applicableAds(id consign.ObjectID) []*adState {
+	st.appMu.Lock()
+	defer st.appMu.Unlock()
+	if st.applicable == nil {
+		st.applicable = make(map[consign.ObjectID][]*adState)
+	}
+	if list, ok := st.applicable[id]; ok {
+		return list
+	}
+	list := slices.Clone(st.adsByCol[id])
+	seen := map[consign.ObjectID]bool{id: true}
+	queue := st.tree.Parents(id)
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		for _, a := range st.adsByCol[p] {
+			if a.ad.IncludeSubcollections {
+				list = append(list, a)
+			}
+		}
+		queue = append(queue, st.tree.Parents(p)...)
+	}
+	st.applicable[id] = list
+	return list
+}
+
+// treeChanged recomputes what depends on the subcollection tree.
+func (st *state) treeChanged() {
+	st.applicable = nil
+	for _, a := range st.ads {
+		if a.ad.IncludeSubcollections {
+			st.retarget(a)
+		}
+	}
+}
+
+// retarget recomputes an advertisement's target collections and targeted
+// devices from scratch.
+func (st *state) retarget(a *adState) {
+	a.targets = []consign.ObjectID{a.ad.CollectionID}
+	if a.ad.IncludeSubcollections {
+		a.targets = append(a.targets, st.tree.Descendants(a.ad.CollectionID)...)
+	}
+	want := make(map[uint32]struct{})
+	for _, c := range a.targets {
+		for _, rid := range st.engine.Members(c) {
+			want[rid] = struct{}{}
+		}
+	}
+	for rid := range a.targeted {
+		if _, ok := want[rid]; !ok {
+			st.setTargeted(a, rid, false)
+			st.notify[rid] = struct{}{}
+		}
+	}
+	for rid := range want {
+		if _, ok := a.targeted[rid]; !ok {
+			st.setTargeted(a, rid, true)
+			st.notify[rid] = struct{}{}
+		}
+	}
+}
+
+func (st *state) applyAdvertisement(c Change) error {
+	id := consign.ObjectID(c.Record.Key)
+	old := st.ads[id]
+	if old != nil {
+		st.adsByCol[old.ad.CollectionID] = slices.DeleteFunc(st.adsByCol[old.ad.CollectionID], func(a *adState) bool { return a == old })
+		for rid := range old.targeted {
+			st.notify[rid] = struct{}{}
+		}
+	}
+	st.applicable = nil
+	if c.Deleted {
+		delete(st.ads, id)
+		return nil
+	}
+	var ad advertisement.Advertisement
+	if err := json.Unmarshal(c.Record.Data, &ad); err != nil {
+		return err
+	}
+	a := old
+	if a == nil {
+		a = &adState{targeted: make(map[uint32]struct{}), statuses: make(map[uint32]advertisement.ClientStatus)}
+		st.ads[id] = a
+	}
+	a.ad = &ad
+	st.adsByCol[ad.CollectionID] = append(st.adsByCol[ad.CollectionID], a)
+	st.retarget(a)
+	for rid := range a.targeted {
+		st.notify[rid] = struct{}{}
+	}
+	return nil
+}
+
+func (st *state) applyPackageDP(c Change) error {
+	id, nal, ok := strings.Cut(c.Record.Key, "|")
+	if !ok {
+		return fmt.Errorf("malformed package-on-DP key %q", c.Record.Key)
+	}
+	pid := consign.ObjectID(id)
+	if c.Deleted {
+		delete(st.pkgDPs[pid], nal)
+		if len(st.pkgDPs[pid]) == 0 {
+			delete(st.pkgDPs, pid)
+		}
+		return nil
+	}
+	var ps distpoint.PackageStatus
+	if err := json.Unmarshal(c.Record.Data, &ps); err != nil {
+		return err
+	}
+	if st.pkgDPs[pid] == nil {
+		st.pkgDPs[pid] = make(map[string]*distpoint.PackageStatus)
+	}
+	st.pkgDPs[pid][nal] = &ps
+	return nil
+}
+
+func (st *state) applyStatus(c Change) error {
+	ad, dev, ok := strings.Cut(c.Record.Key, "/")
+	if !ok {
+		return fmt.Errorf("malformed status key %q", c.Record.Key)
+	}
+	n, err := strconv.ParseUint(dev, 10, 32)
+	if err != nil {
+		return err
+	}
+	rid := uint32(n)
+	a := st.ads[consign.ObjectID(ad)]
+	if a == nil {
+		return nil // the advertisement was deleted in the same or a later write
+	}
+	old, had := a.statuses[rid]
+	if had {
+		a.summary.Remove(old)
+	}
+	_, targeted := a.targeted[rid]
+	if c.Deleted {
+		delete(a.statuses, rid)
+		if had && targeted {
+			a.reported--
+		}
+		return nil
+	}
+	var cs advertisement.ClientStatus
+	if err := json.Unmarshal(c.Record.Data, &cs); err != nil {
+		return err
+	}
+	a.statuses[rid] = cs
+	a.summary.Add(cs)
+	if !had && targeted {
+		a.reported++
+	}
+	return nil
+}
+
+func (st *state) applyHistory(c Change) error {
+	dev, prog, ok := strings.Cut(c.Record.Key, "/")
+	if !ok {
+		return fmt.Errorf("malformed history key %q", c.Record.Key)
+	}
+	n, err := strconv.ParseUint(dev, 10, 32)
+	if err != nil {
+		return err
+	}
+	rid := uint32(n)
+	ref, err := pkg.ParseProgramRef(prog, "")
+	if err != nil {
+		return err
+	}
+	if c.Deleted {
+		delete(st.history[rid], ref)
+		return nil
+	}
+	var h advertisement.History
+	if err := json.Unmarshal(c.Record.Data, &h); err != nil {
+		return err
+	}
+	if st.history[rid] == nil {
+		st.history[rid] = make(map[pkg.ProgramRef]advertisement.History)
+	}
+	st.history[rid][ref] = h
+	return nil
+}
+
+// location resolves a device's IANA time zone name, caching the result.
+// An unknown name falls back to UTC (and is logged once).
+func (st *state) location(name string) *time.Location {
+	if name == "" {
+		return time.UTC
+	}
+	st.locMu.Lock()
+	defer st.locMu.Unlock()
+	if l, ok := st.locations[name]; ok {
+		return l
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		st.opts.Logger.Warn("unknown device time zone; using UTC", "zone", name, "err", err)
+		l = time.UTC
+	}
+	st.locations[name] = l
+	return l
+}

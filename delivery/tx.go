@@ -1,0 +1,139 @@
+package delivery
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/collection"
+	pkg "github.com/consign/consign/package"
+)
+
+// tx collects one workflow's writes. Each write expects the revision the
+// Site last saw for its record, so a concurrent change by another Site
+// process makes the whole Apply fail with a conflict instead of being lost.
+type tx struct {
+	st     *state
+	now    time.Time
+	writes []Write
+	index  map[rkey]int // position of each record in writes
+	serial uint32       // next object serial handed out by this tx
+	// programs planned in this tx, for dependency-chain checks.
+	programs map[pkg.ProgramRef]*pkg.Program
+	// newPackage is a package created earlier in this plan (DistributeSoftware).
+	newPackage *pkg.Package
+	// newCollection is a collection created earlier in this plan.
+	newCollection *collection.Collection
+}
+
+func (t *tx) expect(kind, key string) int64 {
+	return t.st.revs[rkey{kind, key}] // 0 when absent: "must not exist"
+}
+
+func (t *tx) add(w Write) {
+	k := rkey{w.Record.Kind, w.Record.Key}
+	if t.index == nil {
+		t.index = make(map[rkey]int)
+	}
+	if i, ok := t.index[k]; ok {
+		t.writes[i] = w // a later write of the same record in one plan wins
+		return
+	}
+	t.index[k] = len(t.writes)
+	t.writes = append(t.writes, w)
+}
+
+// put encodes v as the record kind/key.
+func (t *tx) put(kind, key string, index map[string]string, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		// Every stored type is plain data; failing to encode one is a bug.
+		panic(fmt.Sprintf("delivery: encoding %s/%s: %v", kind, key, err))
+	}
+	t.add(Write{Op: Put, Record: Record{Kind: kind, Key: key, Index: index, Data: data}, Expect: t.expect(kind, key)})
+}
+
+// del deletes the record kind/key if the Site knows it.
+func (t *tx) del(kind, key string) {
+	if _, ok := t.st.revs[rkey{kind, key}]; !ok {
+		if i, ok := t.index[rkey{kind, key}]; ok {
+			// Created earlier in this plan: drop the creation.
+			t.writes[i] = Write{Op: Delete, Record: Record{Kind: kind, Key: key}, Expect: AnyRevision}
+		}
+		return
+	}
+	t.add(Write{Op: Delete, Record: Record{Kind: kind, Key: key}, Expect: t.expect(kind, key)})
+}
+
+// newID hands out the next object ID of this site, persisting the counter
+// in the same atomic write.
+func (t *tx) newID() consign.ObjectID {
+	if t.serial == 0 {
+		t.serial = t.st.counter
+		if t.serial == 0 {
+			t.serial = 1
+		}
+	}
+	id := consign.NewObjectID(t.st.opts.SiteCode, t.serial)
+	for t.st.idTaken(id) {
+		t.serial++
+		id = consign.NewObjectID(t.st.opts.SiteCode, t.serial)
+	}
+	t.serial++
+	t.put(kindCounter, counterKey, nil, t.serial)
+	return id
+}
+
+// idTaken reports whether a package, collection or advertisement has id
+// (imported objects may use this site's code).
+func (st *state) idTaken(id consign.ObjectID) bool {
+	if _, ok := st.packages[id]; ok {
+		return true
+	}
+	if _, ok := st.ads[id]; ok {
+		return true
+	}
+	_, ok := st.engine.Collection(id)
+	return ok
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// mustDecode decodes a record this Site encoded itself.
+func mustDecode(data []byte, v any) {
+	if err := json.Unmarshal(data, v); err != nil {
+		panic(fmt.Sprintf("delivery: decoding own record: %v", err))
+	}
+}
+
+// prefixed puts a path prefix such as "NewPrograms[2]" before the field of
+// every validation error in err.
+func prefixed(err error, field string, i int) error {
+	var probs consign.Problems
+	var me interface{ WrappedErrors() []error }
+	errs := []error{err}
+	if errors.As(err, &me) {
+		errs = me.WrappedErrors()
+	}
+	for _, e := range errs {
+		var ve *consign.ValidationError
+		if errors.As(e, &ve) {
+			probs.AddValue(fmt.Sprintf("%s[%d].%s", field, i, ve.Field), ve.Value, ve.Rule)
+		} else {
+			probs.Merge(e)
+		}
+	}
+	return probs.Err()
+}

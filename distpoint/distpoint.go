@@ -1,0 +1,71 @@
+package distpoint
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/consign/consign"
+)
+
+// Kind is a DP variant (§1.4).
+type Kind int
+
+// The DP variants of ConfigMgr 2007.
+const (
+	// Standard is a DP role on a Windows server; content over SMB.
+	Standard Kind = iota + 1
+	// ServerShare is a DP on a share rather than a whole server.
+	ServerShare
+	// Branch is a DP on a ConfigMgr client computer that pulls content
+	// from a BITS-enabled standard DP.
+	Branch
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Standard:
+		return "Standard"
+	case ServerShare:
+		return "ServerShare"
+	case Branch:
+		return "Branch"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// DistributionPoint is one DP role (SMS_DistributionPointInfo).
+type DistributionPoint struct {
+	// NALPath identifies the DP; an opaque key such as
+	// `["Display=\\DP1\"]MSWNET:["SMS_SITE=CEN"]\\DP1\` (§1.1).
+	NALPath string
+	// Name is the server name shown to administrators.
+	Name     string
+	SiteCode consign.SiteCode
+	Kind     Kind
+	// BITSEnabled: clients may download over BITS/HTTP(S).
+	BITSEnabled bool
+	// Protected: only clients inside Boundaries may use it (§1.4, §3.3).
+	Protected  bool
+	Boundaries []string
+}
+
+// Validate checks the DP's fields.
+func (dp *DistributionPoint) Validate() error {
+	var p consign.Problems
+	p.Check(strings.TrimSpace(dp.NALPath) != "", "DistributionPoint.NALPath", "required")
+	p.Check(dp.Name != "", "DistributionPoint.Name", "required")
+	if err := dp.SiteCode.Validate(); err != nil {
+		p.AddValue("DistributionPoint.SiteCode", string(dp.SiteCode), "three letters or digits")
+	}
+	p.Check(dp.Kind >= Standard && dp.Kind <= Branch, "DistributionPoint.Kind", "Standard, ServerShare or Branch")
+	p.Check(!(dp.Kind == Branch && dp.SiteCode == ""), "DistributionPoint.SiteCode", "a branch DP belongs to a site")
+	p.Check(!dp.Protected || len(dp.Boundaries) > 0, "DistributionPoint.Boundaries", "a protected DP needs at least one boundary")
+	return p.Err()
+}
+
+// Group is a named set of DPs: a selection shortcut in the wizards with no
+// content or status of its own (§1.4).
+type Group struct {
+	Name    string
+	Members []string // NAL paths
+}
