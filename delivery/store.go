@@ -25,7 +25,7 @@ type Record struct {
 // Query narrows List.
 type Query struct {
 	// IndexName and IndexValue, when IndexName is set, keep only records
-	// whose Index[IndexName] equals IndexValue.
+	// that have the field IndexName and whose value equals IndexValue.
 	IndexName, IndexValue string
 	// After, when set, keeps only keys greater than After (for paging).
 	After string
@@ -39,8 +39,8 @@ type Op int
 const (
 	// Put creates or replaces the record.
 	Put Op = iota + 1
-	// Delete removes the record. Deleting an absent record with
-	// Expect == AnyRevision is not an error.
+	// Delete removes the record. Deleting an absent record with Expect
+	// AnyRevision or 0 is not an error and leaves no tombstone.
 	Delete
 )
 
@@ -83,17 +83,24 @@ type Store interface {
 	List(ctx context.Context, kind string, q Query) ([]Record, string, error)
 	// Apply performs every write or none. If any write's Expect does not
 	// hold, nothing is written and the error matches consign.ErrConflict.
-	// All writes of one Apply share one new revision, returned on success.
-	// A Kind and Key may appear at most once in one Apply.
+	// All writes of one Apply share one new revision, returned on success;
+	// every successful call (even an empty one) returns a revision higher
+	// than any before. A Kind and Key may appear at most once in one Apply,
+	// and a negative Expect other than AnyRevision is invalid
+	// (consign.ErrInvalid).
 	Apply(ctx context.Context, writes []Write) (int64, error)
 	// Changes returns, in increasing revision order, the latest state of
 	// every record last written with a revision greater than after
 	// (deleted records as tombstones), at most limit of them (0 = no limit).
 	// Changes(ctx, 0, 0) therefore returns the whole store, which is how a
 	// Site loads itself; later calls let it follow writes made by others.
+	// A page never ends inside a revision: when limit falls inside the
+	// writes of one Apply or PutBatch, the rest of that revision is returned
+	// too, so that paging with after = the last revision seen skips nothing.
+	// Tombstones are kept (memstore keeps them forever).
 	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
 	// Close releases the store. Calls after Close return an error matching
-	// consign.ErrUnavailable.
+	// consign.ErrUnavailable; a second Close returns nil.
 	Close() error
 }
 

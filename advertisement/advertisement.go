@@ -1,0 +1,363 @@
+package advertisement
+
+import (
+	"fmt"
+	"math/bits"
+	"time"
+	"unicode/utf8"
+
+	"github.com/consign/consign"
+	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/schedule"
+)
+
+// Limits from §1.9 and §1.3.
+const (
+	MaxNameLen        = 100 // AdvertisementName, console limit
+	MaxCommentLen     = 127 // Comment
+	MaxProgramNameLen = 50  // ProgramName (§1.3)
+	MaxAssignments    = 15  // mandatory assignments, schedules and events together
+)
+
+// Advertisement is SMS_Advertisement (§1.9 [S-ADV]): one program of one
+// package offered to one collection, optionally with mandatory assignments.
+//
+// The flag words are held as fields (AdvertFlags, RemoteClientFlags and
+// FromFlags convert); bits without a field live in OtherAdvertFlags and
+// OtherRemoteClientFlags so that any word read from ConfigMgr survives a
+// round trip. PresentTime and ExpirationTime are civil times: only their
+// wall-clock fields are read, in the device's zone unless the matching IsGMT
+// is set (§1.1).
+type Advertisement struct {
+	ID                    consign.ObjectID // AdvertisementID
+	Name                  string           // AdvertisementName: required, immutable
+	Comment               string
+	PackageID             consign.ObjectID // immutable
+	ProgramName           string           // immutable; "*" for a task sequence [UNVERIFIED for 2007]
+	CollectionID          consign.ObjectID // immutable
+	IncludeSubcollections bool
+
+	PresentTime           time.Time // "Advertisement start time"
+	PresentTimeEnabled    bool
+	PresentTimeIsGMT      bool
+	ExpirationTime        time.Time // "Advertisement will expire"
+	ExpirationTimeEnabled bool
+	ExpirationTimeIsGMT   bool
+
+	// Schedules are the AssignedSchedule tokens; each is a mandatory
+	// assignment. The event assignments follow.
+	Schedules []schedule.Token
+	ASAP      bool // IMMEDIATE: "As soon as possible"
+	OnLogon   bool // ONUSERLOGON
+	OnLogoff  bool // ONUSERLOGOFF: the program must be "only when no user is logged on"
+	OnStartup bool // ONSYSTEMSTARTUP
+
+	Priority Priority
+
+	IgnoreMaintenanceWindows   bool // OVERRIDE_SERVICE_WINDOWS (mandatory only)
+	AllowRestartOutsideWindows bool // REBOOT_OUTSIDE_OF_SERVICE_WINDOWS
+	// NotMandatoryOverSlowLinks is ONSLOWNET (mandatory only): a set bit
+	// means the checkbox "Assignments are not mandatory over slow links" is
+	// ticked. The polarity is [UNVERIFIED] (§1.9, §8 item 4); this mapping
+	// keeps the bit clear on optional advertisements, as §7 invariant 2
+	// requires.
+	NotMandatoryOverSlowLinks bool
+	WakeOnLAN                 bool // WAKE_ON_LAN_ENABLED (mandatory only)
+
+	// AllowUsersToRunIndependently is the inverse of NO_DISPLAY: when false
+	// on a mandatory advertisement the program is hidden from Run Advertised
+	// Programs.
+	AllowUsersToRunIndependently bool
+
+	Fast FastChoice
+	Slow SlowChoice
+	// AllowFallbackToUnprotected is the inverse of DONOT_FALLBACK (§1.9,
+	// §3.3 step 4).
+	AllowFallbackToUnprotected bool
+	BalloonReminders           bool // BALLOON_REMINDERS_REQUIRED
+	Countdown                  int  // MandatoryCountdown in minutes; 0 = the site's countdown
+	Rerun                      Rerun
+
+	// OtherAdvertFlags and OtherRemoteClientFlags hold the bits no field
+	// models, and groups of bits that contradict each other (two rerun bits,
+	// both fast choices), exactly as read.
+	OtherAdvertFlags       AdvertFlags
+	OtherRemoteClientFlags RemoteClientFlags
+
+	SourceSite consign.SiteCode // the creating site; locked at child sites
+}
+
+// New returns an optional advertisement with the New Advertisement Wizard's
+// defaults (§1.9, §2.6): subcollections included, start time present and
+// enabled in device-local time, no expiry, Medium priority, "Rerun if failed
+// previous attempt", download on fast boundaries, do not run on slow ones,
+// and SourceSite taken from id.
+//
+// Two defaults differ from a literal reading of the console:
+//   - AllowUsersToRunIndependently is true: the console's unticked box sets
+//     NO_DISPLAY, which is legal only once the advertisement has an
+//     assignment (§7 invariant 2). Clear it after adding assignments to hide
+//     the program.
+//   - AllowFallbackToUnprotected is false (DONOT_FALLBACK set): the reference
+//     gives no default for software distribution [UNVERIFIED]; advertisements
+//     created in 2007 commonly carry AdvertFlags 0x02020000, which includes it,
+//     and not falling back keeps traffic off the links protected DPs guard.
+func New(id consign.ObjectID, name string, p consign.ObjectID, program string, coll consign.ObjectID, present time.Time) *Advertisement {
+	return &Advertisement{
+		ID:                           id,
+		Name:                         name,
+		PackageID:                    p,
+		ProgramName:                  program,
+		CollectionID:                 coll,
+		IncludeSubcollections:        true,
+		PresentTime:                  present,
+		PresentTimeEnabled:           true,
+		Priority:                     PriorityNormal,
+		AllowUsersToRunIndependently: true,
+		Rerun:                        RerunIfFailed,
+		SourceSite:                   id.Site(),
+	}
+}
+
+// AdvertFlags returns the AdvertFlags word the fields encode.
+func (a *Advertisement) AdvertFlags() AdvertFlags {
+	f := a.OtherAdvertFlags
+	set := func(on bool, bit AdvertFlags) {
+		if on {
+			f |= bit
+		}
+	}
+	set(a.ASAP, AdvImmediate)
+	set(a.OnStartup, AdvOnSystemStartup)
+	set(a.OnLogon, AdvOnUserLogon)
+	set(a.OnLogoff, AdvOnUserLogoff)
+	set(!a.AllowFallbackToUnprotected, AdvDoNotFallback)
+	set(a.IgnoreMaintenanceWindows, AdvOverrideServiceWindows)
+	set(a.AllowRestartOutsideWindows, AdvRebootOutsideOfServiceWindows)
+	set(a.WakeOnLAN, AdvWakeOnLAN)
+	set(!a.AllowUsersToRunIndependently, AdvNoDisplay)
+	set(a.NotMandatoryOverSlowLinks, AdvOnSlowNet)
+	return f
+}
+
+// RemoteClientFlags returns the RemoteClientFlags word the fields encode.
+func (a *Advertisement) RemoteClientFlags() RemoteClientFlags {
+	f := a.OtherRemoteClientFlags | a.Rerun.bit() | a.Fast.bit() | a.Slow.bit()
+	if a.BalloonReminders {
+		f |= RCFBalloonRemindersRequired
+	}
+	return f
+}
+
+// FromFlags sets every flag-derived field from the two words, so that
+// AdvertFlags and RemoteClientFlags then return exactly af and rcf. A group
+// of alternatives (rerun, fast choice, slow choice) with exactly one bit set
+// becomes its field; with none or several the field is Unspecified and the
+// bits stay in OtherRemoteClientFlags, where Validate reports a
+// contradiction.
+func (a *Advertisement) FromFlags(af AdvertFlags, rcf RemoteClientFlags) {
+	a.ASAP = af&AdvImmediate != 0
+	a.OnStartup = af&AdvOnSystemStartup != 0
+	a.OnLogon = af&AdvOnUserLogon != 0
+	a.OnLogoff = af&AdvOnUserLogoff != 0
+	a.AllowFallbackToUnprotected = af&AdvDoNotFallback == 0
+	a.IgnoreMaintenanceWindows = af&AdvOverrideServiceWindows != 0
+	a.AllowRestartOutsideWindows = af&AdvRebootOutsideOfServiceWindows != 0
+	a.WakeOnLAN = af&AdvWakeOnLAN != 0
+	a.AllowUsersToRunIndependently = af&AdvNoDisplay == 0
+	a.NotMandatoryOverSlowLinks = af&AdvOnSlowNet != 0
+	a.OtherAdvertFlags = af &^ advModelled
+
+	a.BalloonReminders = rcf&RCFBalloonRemindersRequired != 0
+	rest := rcf &^ RCFBalloonRemindersRequired
+	a.Rerun = RerunUnspecified
+	for r := RerunAlways; r <= RerunIfSucceeded; r++ {
+		if rest&rcfRerun == r.bit() {
+			a.Rerun, rest = r, rest&^r.bit()
+		}
+	}
+	a.Fast = FastUnspecified
+	for c := FastDownload; c < FastUnspecified; c++ {
+		if rest&rcfFast == c.bit() {
+			a.Fast, rest = c, rest&^c.bit()
+		}
+	}
+	a.Slow = SlowUnspecified
+	for c := SlowDoNotRun; c < SlowUnspecified; c++ {
+		if rest&rcfSlow == c.bit() {
+			a.Slow, rest = c, rest&^c.bit()
+		}
+	}
+	a.OtherRemoteClientFlags = rest
+}
+
+// TimeFlags returns the read-only TimeFlags word (§1.9) derived from the
+// fields. ENABLE_MANDATORY is set when the advertisement is mandatory;
+// GMT_MANDATORY when it has schedules and every one is in UTC. The
+// AVAILABLE/UNAVAILABLE bits belong to program windows, which are not
+// modelled, and are never set.
+func (a *Advertisement) TimeFlags() uint32 {
+	var f uint32
+	set := func(on bool, bit uint32) {
+		if on {
+			f |= bit
+		}
+	}
+	set(a.PresentTimeEnabled, TimeEnablePresent)
+	set(a.PresentTimeIsGMT, TimeGMTPresent)
+	set(a.ExpirationTimeEnabled, TimeEnableExpiration)
+	set(a.ExpirationTimeIsGMT, TimeGMTExpiration)
+	set(a.Mandatory(), TimeEnableMandatory)
+	allGMT := len(a.Schedules) > 0
+	for _, s := range a.Schedules {
+		allGMT = allGMT && s.IsGMT
+	}
+	set(allGMT, TimeGMTMandatory)
+	return f
+}
+
+// Mandatory reports whether the advertisement has any assignment: a schedule
+// or an event (§1.9, §7 invariant 2).
+func (a *Advertisement) Mandatory() bool { return a.assignments() > 0 }
+
+// assignments counts schedules and events; both count towards the limit of
+// 15 (the console's Mandatory assignments list holds both, §1.9).
+func (a *Advertisement) assignments() int {
+	n := len(a.Schedules)
+	for _, on := range []bool{a.ASAP, a.OnLogon, a.OnLogoff, a.OnStartup} {
+		if on {
+			n++
+		}
+	}
+	return n
+}
+
+// EffectiveRerun returns the rerun behaviour the client applies. A set
+// behaviour is returned as is. RerunUnspecified (no RERUN_* bit, as in the
+// SDK default 0x30) becomes RerunIfFailed with at most one assignment and
+// RerunAlways with several: the SMS 2003 client rule of §1.9's notes
+// [B-myitf id=6841], [UNVERIFIED] for 2007.
+func (a *Advertisement) EffectiveRerun() Rerun {
+	if a.Rerun != RerunUnspecified {
+		return a.Rerun
+	}
+	if a.assignments() > 1 {
+		return RerunAlways
+	}
+	return RerunIfFailed
+}
+
+// Validate reports every rule the advertisement breaks (§1.9, §7 invariants
+// 2 and 3), each as a *consign.ValidationError. p is the advertised program;
+// when it is nil the checks that need it are skipped.
+func (a *Advertisement) Validate(p *pkg.Program) error {
+	var ps consign.Problems
+	checkID(&ps, "Advertisement.ID", a.ID)
+	checkID(&ps, "Advertisement.PackageID", a.PackageID)
+	checkID(&ps, "Advertisement.CollectionID", a.CollectionID)
+	if a.SourceSite != "" && a.SourceSite.Validate() != nil {
+		ps.AddValue("Advertisement.SourceSite", string(a.SourceSite), "three letters or digits")
+	}
+	ps.Check(a.Name != "", "Advertisement.Name", "required")
+	ps.Check(utf8.RuneCountInString(a.Name) <= MaxNameLen, "Advertisement.Name", fmt.Sprintf("at most %d characters", MaxNameLen))
+	ps.Check(utf8.RuneCountInString(a.Comment) <= MaxCommentLen, "Advertisement.Comment", fmt.Sprintf("at most %d characters", MaxCommentLen))
+	ps.Check(a.ProgramName != "", "Advertisement.ProgramName", "required")
+	ps.Check(utf8.RuneCountInString(a.ProgramName) <= MaxProgramNameLen, "Advertisement.ProgramName", fmt.Sprintf("at most %d characters", MaxProgramNameLen))
+	ps.Check(a.Priority >= PriorityHigh && a.Priority <= PriorityLow, "Advertisement.Priority", "1 (high), 2 (normal) or 3 (low)")
+	ps.Check(a.Countdown >= 0, "Advertisement.Countdown", "zero (site default) or a positive number of minutes")
+	ps.Check(a.Rerun >= RerunUnspecified && a.Rerun <= RerunIfSucceeded, "Advertisement.Rerun", "one of the Rerun constants")
+	ps.Check(a.Fast >= FastDownload && a.Fast <= FastUnspecified, "Advertisement.Fast", "one of the FastChoice constants")
+	ps.Check(a.Slow >= SlowDoNotRun && a.Slow <= SlowUnspecified, "Advertisement.Slow", "one of the SlowChoice constants")
+
+	if n := a.assignments(); n > MaxAssignments {
+		ps.AddValue("Advertisement.Schedules", n, fmt.Sprintf("at most %d assignments, schedules and events together", MaxAssignments))
+	}
+	for i, s := range a.Schedules {
+		if err := s.Validate(); err != nil {
+			ps.Add(fmt.Sprintf("Advertisement.Schedules[%d]", i), "a valid schedule token: "+err.Error())
+		}
+	}
+	if !a.Mandatory() {
+		const rule = "needs a mandatory assignment (§7 invariant 2)"
+		ps.Check(a.AllowUsersToRunIndependently, "Advertisement.AllowUsersToRunIndependently", "may be false (NO_DISPLAY) only on a mandatory advertisement")
+		ps.Check(!a.NotMandatoryOverSlowLinks, "Advertisement.NotMandatoryOverSlowLinks", rule)
+		ps.Check(!a.IgnoreMaintenanceWindows, "Advertisement.IgnoreMaintenanceWindows", rule)
+		ps.Check(!a.WakeOnLAN, "Advertisement.WakeOnLAN", rule)
+	}
+	if a.PresentTimeEnabled && a.ExpirationTimeEnabled && a.PresentTimeIsGMT == a.ExpirationTimeIsGMT {
+		// Times in different zones cannot be compared until a device's zone
+		// is known; Decide then treats the advertisement as expired.
+		ps.Check(civil(a.ExpirationTime, time.UTC).After(civil(a.PresentTime, time.UTC)), "Advertisement.ExpirationTime", "after the start time (PresentTime)")
+	}
+	if p != nil {
+		ps.Check(p.PackageID == a.PackageID && p.Name == a.ProgramName, "Advertisement.ProgramName", "must match the program given")
+		ps.Check(!a.OnLogoff || p.Logon == pkg.NoUserLoggedOn, "Advertisement.OnLogoff", "the program must run only when no user is logged on (NOUSERLOGGEDIN)")
+	}
+	a.checkOtherFlags(&ps)
+	return ps.Err()
+}
+
+// checkOtherFlags rejects what OtherAdvertFlags and OtherRemoteClientFlags
+// may not hold: bits a field models, contradictory alternatives (§7
+// invariant 3), [CB] bits and bits §1.9 does not define.
+func (a *Advertisement) checkOtherFlags(ps *consign.Problems) {
+	const af, rf = "Advertisement.OtherAdvertFlags", "Advertisement.OtherRemoteClientFlags"
+	hex := func(v uint32) string { return fmt.Sprintf("0x%08X", v) }
+	if b := a.OtherAdvertFlags & advModelled; b != 0 {
+		ps.AddValue(af, hex(uint32(b)), "must not hold bits modelled by fields; set the fields instead")
+	}
+	if b := a.OtherAdvertFlags & advCB; b != 0 {
+		ps.AddValue(af, hex(uint32(b)), "[CB] bits are not supported by ConfigMgr 2007")
+	}
+	if b := a.OtherAdvertFlags &^ advDefined; b != 0 {
+		ps.AddValue(af, hex(uint32(b)), "bits not defined for AdvertFlags")
+	}
+	word := a.RemoteClientFlags()
+	for _, g := range []struct {
+		mask RemoteClientFlags
+		name string
+	}{{rcfRerun, "Rerun"}, {rcfFast, "Fast"}, {rcfSlow, "Slow"}, {RCFBalloonRemindersRequired, "BalloonReminders"}} {
+		switch {
+		case a.OtherRemoteClientFlags&g.mask == 0:
+		case bits.OnesCount32(uint32(word&g.mask)) > 1:
+			ps.AddValue(rf, hex(uint32(word&g.mask)), "contradictory: at most one "+g.name+" choice")
+		default:
+			ps.AddValue(rf, hex(uint32(a.OtherRemoteClientFlags&g.mask)), "must not hold bits modelled by fields; set "+g.name+" instead")
+		}
+	}
+	if b := a.OtherRemoteClientFlags & rcfCB; b != 0 {
+		ps.AddValue(rf, hex(uint32(b)), "[CB] bits are not supported by ConfigMgr 2007")
+	}
+	if b := a.OtherRemoteClientFlags &^ rcfDefined; b != 0 {
+		ps.AddValue(rf, hex(uint32(b)), "bits not defined for RemoteClientFlags")
+	}
+}
+
+func checkID(ps *consign.Problems, field string, id consign.ObjectID) {
+	if id.Validate() != nil {
+		ps.AddValue(field, string(id), "site code (3 letters or digits) followed by 5 hexadecimal digits")
+	}
+}
+
+// CheckUpdate reports the fields that may not change after creation and did
+// between old and new: Name, PackageID, ProgramName and CollectionID (§1.9,
+// §7 invariant 1), plus the identity fields ID and SourceSite. Each is a
+// *consign.ValidationError; nil means the update is allowed.
+func CheckUpdate(old, new *Advertisement) error {
+	var ps consign.Problems
+	const rule = "immutable after creation"
+	ps.Check(old.ID == new.ID, "Advertisement.ID", rule)
+	ps.Check(old.Name == new.Name, "Advertisement.Name", rule)
+	ps.Check(old.PackageID == new.PackageID, "Advertisement.PackageID", rule)
+	ps.Check(old.ProgramName == new.ProgramName, "Advertisement.ProgramName", rule)
+	ps.Check(old.CollectionID == new.CollectionID, "Advertisement.CollectionID", rule)
+	ps.Check(old.SourceSite == new.SourceSite, "Advertisement.SourceSite", rule)
+	return ps.Err()
+}
+
+// civil reads t's wall-clock fields as a time in loc.
+func civil(t time.Time, loc *time.Location) time.Time {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), loc)
+}

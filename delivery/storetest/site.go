@@ -1,0 +1,170 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/advertisement"
+	"github.com/consign/consign/collection"
+	"github.com/consign/consign/delivery"
+	pkg "github.com/consign/consign/package"
+)
+
+// testSite drives the store through delivery.Site, the way it is used: a
+// whole distribution, a second Site opened over the same store seeing the
+// same state, concurrent Sites losing no write, and a failed workflow
+// leaving nothing behind.
+func testSite(t *testing.T, open func(t *testing.T) delivery.Store) {
+	t.Run("Reopen", func(t *testing.T) { testSiteReopen(t, open(t)) })
+	t.Run("ConcurrentSites", func(t *testing.T) { testSitesConcurrent(t, open(t)) })
+	t.Run("FailedWorkflowWritesNothing", func(t *testing.T) { testSiteAtomic(t, open(t)) })
+}
+
+var siteEpoch = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+func openSite(t *testing.T, s delivery.Store) *delivery.Site {
+	t.Helper()
+	site, err := delivery.Open(context.Background(), s, nil, &delivery.Options{SiteCode: "TST", Clock: func() time.Time { return siteEpoch }})
+	if err != nil {
+		t.Fatalf("delivery.Open: %v", err)
+	}
+	return site
+}
+
+// distribution builds a small site: 20 devices, a WQL collection, a
+// package with a program advertised mandatory to it, and some status.
+func distribution(t *testing.T, site *delivery.Site) consign.ObjectID {
+	t.Helper()
+	ctx := context.Background()
+	var ds []*collection.Device
+	for i := uint32(1); i <= 20; i++ {
+		os := "Microsoft Windows NT Workstation 6.1"
+		if i%4 == 0 {
+			os = "Microsoft Windows NT Workstation 5.1"
+		}
+		ds = append(ds, &collection.Device{ResourceID: i, Name: fmt.Sprintf("PC%02d", i), OperatingSystemNameandVersion: os, Client: true,
+			SystemOUName: []string{"CONTOSO.COM/WORKSTATIONS"}})
+	}
+	if err := site.PutDevices(ctx, ds...); err != nil {
+		t.Fatalf("PutDevices: %v", err)
+	}
+	prog := pkg.NewProgram("", "Install", `\\FS01\apps\setup.exe /s`)
+	prog.Logon = pkg.EitherLogon
+	ad := advertisement.New("", "App", "", "", "", siteEpoch.Add(-time.Hour))
+	ad.ASAP, ad.PresentTimeIsGMT = true, true
+	res, err := site.DistributeSoftware(ctx, delivery.DistributeRequest{
+		NewPackage: pkg.NewPackage("", "App"), NewPrograms: []*pkg.Program{prog}, ProgramName: "Install",
+		NewCollection: &collection.Collection{Name: "Windows 7", QueryRules: []collection.QueryRule{{RuleName: "w7",
+			Query: `select * from SMS_R_System where SMS_R_System.OperatingSystemNameandVersion like "%Workstation 6.1%"`}}},
+		Advertisement: ad,
+	})
+	if err != nil {
+		t.Fatalf("DistributeSoftware: %v", err)
+	}
+	for i := uint32(1); i <= 10; i++ {
+		ev := advertisement.EventSucceeded
+		if i%3 == 0 {
+			ev = advertisement.EventFailed
+		}
+		msgs := []advertisement.Message{
+			{ID: fmt.Sprint("s", i), AdvertisementID: res.Advertisement.ID, Event: advertisement.EventStarted, Time: siteEpoch},
+			{ID: fmt.Sprint("e", i), AdvertisementID: res.Advertisement.ID, Event: ev, Time: siteEpoch.Add(time.Minute)},
+		}
+		if _, err := site.Report(ctx, i, msgs); err != nil {
+			t.Fatalf("Report: %v", err)
+		}
+	}
+	return res.Advertisement.ID
+}
+
+func testSiteReopen(t *testing.T, s delivery.Store) {
+	ctx := context.Background()
+	first := openSite(t, s)
+	ad := distribution(t, first)
+	second := openSite(t, s)
+	for _, check := range []struct {
+		name string
+		get  func(*delivery.Site) any
+	}{
+		{"packages", func(x *delivery.Site) any { return x.Packages() }},
+		{"collections", func(x *delivery.Site) any { return x.Collections() }},
+		{"advertisements", func(x *delivery.Site) any { return x.Advertisements() }},
+		{"summary", func(x *delivery.Site) any { s, _ := x.AdvertisementSummary(ad); return s }},
+		{"policy", func(x *delivery.Site) any { p, _ := x.Policy(ctx, 2, nil); return p.Offers }},
+		{"members", func(x *delivery.Site) any {
+			a, _ := x.Advertisement(ad)
+			m, _ := x.Members(a.CollectionID)
+			return m
+		}},
+	} {
+		if a, b := check.get(first), check.get(second); !reflect.DeepEqual(a, b) {
+			t.Errorf("%s differ between the Site that wrote them and one opened over the same store:\n%+v\n%+v", check.name, a, b)
+		}
+	}
+	if sum, _ := second.AdvertisementSummary(ad); sum.Targeted != 15 || sum.Counts.Succeeded+sum.Counts.Failed != 8 {
+		t.Errorf("reopened summary %+v: want 15 targeted and 8 finished runs", sum)
+	}
+}
+
+func testSitesConcurrent(t *testing.T, s delivery.Store) {
+	ctx := context.Background()
+	sites := []*delivery.Site{openSite(t, s), openSite(t, s)}
+	var wg sync.WaitGroup
+	ids := make(chan consign.ObjectID, 40)
+	for _, site := range sites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				p, err := site.CreatePackage(ctx, pkg.NewPackage("", "p"))
+				if err != nil {
+					t.Errorf("CreatePackage: %v", err)
+					return
+				}
+				ids <- p.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[consign.ObjectID]bool{}
+	for id := range ids {
+		if seen[id] {
+			t.Errorf("two Sites over one store handed out ID %s twice", id)
+		}
+		seen[id] = true
+	}
+	if n := len(openSite(t, s).Packages()); n != 40 || len(seen) != 40 {
+		t.Errorf("40 packages created by two Sites; a new Site sees %d (created %d)", n, len(seen))
+	}
+}
+
+func testSiteAtomic(t *testing.T, s delivery.Store) {
+	ctx := context.Background()
+	site := openSite(t, s)
+	before, err := s.Changes(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := pkg.NewProgram("", "Install", "")
+	_, err = site.DistributeSoftware(ctx, delivery.DistributeRequest{
+		NewPackage: pkg.NewPackage("", "App"), NewPrograms: []*pkg.Program{bad}, ProgramName: "Install",
+		NewCollection: &collection.Collection{Name: "c"},
+	})
+	if !errors.Is(err, consign.ErrInvalid) {
+		t.Fatalf("DistributeSoftware with an empty command line: err = %v, want ErrInvalid", err)
+	}
+	after, err := s.Changes(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("a failed DistributeSoftware left %d records in the store", len(after)-len(before))
+	}
+}
