@@ -13,7 +13,8 @@ import (
 
 // CreateCollection creates a collection (New Collection Wizard, §2.7) and
 // links it under parent ("" or collection.RootID for top level). An empty ID
-// gets the next ID of this site. Its membership is evaluated at once.
+// gets the next ID of this site; a zero RefreshType gets the wizard's
+// default of a daily update. Its membership is evaluated at once.
 func (s *Site) CreateCollection(ctx context.Context, c *collection.Collection, parent consign.ObjectID) (*collection.Collection, error) {
 	var out *collection.Collection
 	err := s.commit(ctx, "CreateCollection", func(t *tx) error {
@@ -36,7 +37,12 @@ func (t *tx) planCollection(c *collection.Collection, parent consign.ObjectID) (
 	}
 	nc.SourceSite = t.st.opts.SiteCode
 	if nc.RefreshType == 0 {
-		nc.RefreshType = collection.RefreshPeriodic
+		// Unset: the New Collection Wizard's default, once a day (§1.6).
+		def := collection.NewCollection(nc.ID, nc.Name, t.now)
+		nc.RefreshType = def.RefreshType
+		if len(nc.RefreshSchedule) == 0 {
+			nc.RefreshSchedule = def.RefreshSchedule
+		}
 	}
 	if err := t.checkCollection(nc); err != nil {
 		return nil, err
@@ -359,4 +365,3 @@ func cloneCollection(c *collection.Collection) *collection.Collection {
 	n.ServiceWindows = slices.Clone(c.ServiceWindows)
 	return &n
 }
-

@@ -30,7 +30,7 @@ func ExampleSite_DistributeSoftware() {
 	}
 
 	install := pkg.NewProgram("", "Install", `\\FS01\apps\contoso\setup.exe /s`)
-	install.Logon = pkg.EitherLogon
+	install.Logon, install.RunMode = pkg.EitherLogon, pkg.RunWithAdminRights
 	ad := advertisement.New("", "Contoso App for Windows 7", "", "", "", now)
 	ad.PresentTimeIsGMT, ad.ASAP = true, true
 	res, err := site.DistributeSoftware(ctx, delivery.DistributeRequest{

@@ -63,8 +63,8 @@ func (m *siteMachine) createCollection(t *rapid.T) {
 		}
 		c.QueryRules = append(c.QueryRules, r)
 	}
-	for i := range rapid.IntRange(0, 2).Draw(t, "direct") {
-		c.DirectRules = append(c.DirectRules, collection.DirectRule{RuleName: fmt.Sprint("d", i), ResourceID: rapid.Uint32Range(1, 9).Draw(t, "rid")})
+	for i, rid := range rapid.SliceOfNDistinct(rapid.Uint32Range(1, 9), 0, 2, rapid.ID).Draw(t, "direct") {
+		c.DirectRules = append(c.DirectRules, collection.DirectRule{RuleName: fmt.Sprint("d", i), ResourceID: rid})
 	}
 	parent := consign.ObjectID("")
 	if len(m.cols) > 0 && rapid.Bool().Draw(t, "sub") {

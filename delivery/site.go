@@ -174,4 +174,3 @@ func notFound(op, key string) error {
 
 // now is what the Site's clock says, for read paths.
 func (s *Site) now() time.Time { return s.opts.Clock() }
-

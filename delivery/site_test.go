@@ -16,6 +16,7 @@ import (
 	"github.com/consign/consign/delivery/memstore"
 	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/schedule"
 )
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -87,10 +88,11 @@ func (e *env) open() *delivery.Site {
 	return s
 }
 
-func must[T any](t *testing.T, v T, err error) T {
-	t.Helper()
+// must returns v, or panics when err is set (failing the test with the
+// error and the line that called it).
+func must[T any](v T, err error) T {
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return v
 }
@@ -130,7 +132,7 @@ func (e *env) seed() *collection.Collection {
 	if err := e.site.AddDistributionPoint(e.ctx, &distpoint.DistributionPoint{NALPath: dpPath, Name: "DP01", SiteCode: "CEN", Kind: distpoint.Standard}); err != nil {
 		e.t.Fatal(err)
 	}
-	return must(e.t, e.site.CreateCollection(e.ctx, &collection.Collection{
+	return must(e.site.CreateCollection(e.ctx, &collection.Collection{
 		Name:       "Windows 7",
 		QueryRules: []collection.QueryRule{{RuleName: "w7", Query: `select * from SMS_R_System where OperatingSystemNameandVersion like "%Workstation 6.1%"`}},
 	}, ""))
@@ -147,7 +149,7 @@ func newPackage() *pkg.Package {
 
 func newProgram(name string) *pkg.Program {
 	p := pkg.NewProgram("", name, "setup.exe /s")
-	p.Logon = pkg.EitherLogon
+	p.Logon, p.RunMode = pkg.EitherLogon, pkg.RunWithAdminRights
 	return p
 }
 
@@ -159,7 +161,7 @@ func (e *env) distribute(col consign.ObjectID, rerun advertisement.Rerun) *deliv
 	ad.PresentTimeIsGMT = true
 	ad.ASAP = true
 	ad.Rerun = rerun
-	return must(e.t, e.site.DistributeSoftware(e.ctx, delivery.DistributeRequest{
+	return must(e.site.DistributeSoftware(e.ctx, delivery.DistributeRequest{
 		NewPackage: newPackage(), NewPrograms: []*pkg.Program{newProgram("Install")}, ProgramName: "Install",
 		DistributionPoints: []string{dpPath}, CollectionID: col, Advertisement: ad,
 	}))
@@ -172,7 +174,7 @@ func (e *env) report(rid uint32, ad consign.ObjectID, events ...advertisement.Ev
 		msgs = append(msgs, advertisement.Message{ID: fmt.Sprintf("%s/%d/%d/%d", ad, rid, ev, e.clock.Now().UnixNano()+int64(i)),
 			AdvertisementID: ad, Event: ev, Time: e.clock.Now().Add(time.Duration(i) * time.Second)})
 	}
-	return must(e.t, e.site.Report(e.ctx, rid, msgs))
+	return must(e.site.Report(e.ctx, rid, msgs))
 }
 
 func offerFor(p *delivery.Policy, ad consign.ObjectID) (delivery.Offer, bool) {
@@ -187,7 +189,7 @@ func offerFor(p *delivery.Policy, ad consign.ObjectID) (delivery.Offer, bool) {
 func TestDistributeSoftwareEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	col := e.seed()
-	if got := must(t, e.site.Members(col.ID)); !slices.Equal(got, []uint32{1, 2, 3, 4}) {
+	if got := must(e.site.Members(col.ID)); !slices.Equal(got, []uint32{1, 2, 3, 4}) {
 		t.Fatalf("members of the Windows 7 collection = %v, want [1 2 3 4]", got)
 	}
 	res := e.distribute(col.ID, advertisement.RerunIfFailed)
@@ -201,7 +203,7 @@ func TestDistributeSoftwareEndToEnd(t *testing.T) {
 		if e.tr.count(rid) == 0 {
 			t.Errorf("device %d was not notified of the new advertisement", rid)
 		}
-		pol := must(t, e.site.Policy(e.ctx, rid, nil))
+		pol := must(e.site.Policy(e.ctx, rid, nil))
 		o, ok := offerFor(pol, res.Advertisement.ID)
 		if !ok {
 			t.Fatalf("device %d: no offer for %s", rid, res.Advertisement.ID)
@@ -213,32 +215,39 @@ func TestDistributeSoftwareEndToEnd(t *testing.T) {
 			t.Errorf("device %d: offer package/program = %+v / %q", rid, o.Package, o.Program.Name)
 		}
 	}
-	if pol := must(t, e.site.Policy(e.ctx, 5, nil)); len(pol.Offers) != 0 {
+	if pol := must(e.site.Policy(e.ctx, 5, nil)); len(pol.Offers) != 0 {
 		t.Errorf("XP device 5 is not a member but got %d offers", len(pol.Offers))
 	}
 
 	e.report(1, res.Advertisement.ID, advertisement.EventReceived, advertisement.EventStarted, advertisement.EventSucceeded)
 	e.report(2, res.Advertisement.ID, advertisement.EventReceived, advertisement.EventStarted, advertisement.EventFailed)
 	e.report(3, res.Advertisement.ID, advertisement.EventReceived, advertisement.EventStarted)
-	sum := must(t, e.site.AdvertisementSummary(res.Advertisement.ID))
+	sum := must(e.site.AdvertisementSummary(res.Advertisement.ID))
 	if sum.Targeted != 4 || sum.NotReported != 1 || sum.Counts.Succeeded != 1 || sum.Counts.Failed != 1 || sum.Counts.Running != 1 {
 		t.Errorf("summary = %+v, want targeted 4, not reported 1, succeeded 1, failed 1, running 1", sum)
 	}
 
-	// Rerun if failed: the device that succeeded is not due again, the one
-	// that failed is.
-	if o, _ := offerFor(must(t, e.site.Policy(e.ctx, 1, nil)), res.Advertisement.ID); o.Decision.State == advertisement.MandatoryDue {
-		t.Errorf("device 1 succeeded but is due again: %+v", o.Decision)
+	// The ASAP assignment has been acted on by both devices. The console's
+	// "Re-run advertisement" adds an assignment at now (§1.9): with rerun if
+	// failed, the device that succeeded skips it, the one that failed runs.
+	e.clock.Set(t0.Add(2 * time.Hour))
+	ad := must(e.site.Advertisement(res.Advertisement.ID))
+	ad.Schedules = append(ad.Schedules, schedule.Token{Type: schedule.NonRecurring, Start: t0.Add(time.Hour), IsGMT: true})
+	if err := e.site.UpdateAdvertisement(e.ctx, ad); err != nil {
+		t.Fatal(err)
 	}
-	if o, _ := offerFor(must(t, e.site.Policy(e.ctx, 2, nil)), res.Advertisement.ID); o.Decision.State != advertisement.MandatoryDue {
-		t.Errorf("device 2 failed with rerun-if-failed but decision is %v", o.Decision.State)
+	if o, _ := offerFor(must(e.site.Policy(e.ctx, 1, nil)), res.Advertisement.ID); o.Decision.State != advertisement.WillNotRerun {
+		t.Errorf("device 1 succeeded, rerun if failed: decision %v (%s), want WillNotRerun", o.Decision.State, o.Decision.Reason)
+	}
+	if o, _ := offerFor(must(e.site.Policy(e.ctx, 2, nil)), res.Advertisement.ID); o.Decision.State != advertisement.MandatoryDue {
+		t.Errorf("device 2 failed, rerun if failed: decision %v (%s), want MandatoryDue", o.Decision.State, o.Decision.Reason)
 	}
 }
 
 func TestDistributeSoftwareIsAtomic(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
-	before := must(t, e.store.Changes(e.ctx, 0, 0))
+	before := must(e.store.Changes(e.ctx, 0, 0))
 	bad := newProgram("Install")
 	bad.CommandLine = ""
 	_, err := e.site.DistributeSoftware(e.ctx, delivery.DistributeRequest{
@@ -255,7 +264,7 @@ func TestDistributeSoftwareIsAtomic(t *testing.T) {
 			t.Errorf("error %q does not name field %s", err, want)
 		}
 	}
-	after := must(t, e.store.Changes(e.ctx, 0, 0))
+	after := must(e.store.Changes(e.ctx, 0, 0))
 	if len(after) != len(before) {
 		t.Errorf("a failed DistributeSoftware wrote %d records", len(after)-len(before))
 	}
@@ -312,10 +321,10 @@ func TestReportIsIdempotent(t *testing.T) {
 		{ID: "m2", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventStarted, Time: t0.Add(time.Minute)},
 		{ID: "m3", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventSucceeded, Time: t0.Add(2 * time.Minute)},
 	}
-	first := must(t, e.site.Report(e.ctx, 1, msgs))
-	sum1 := must(t, e.site.AdvertisementSummary(res.Advertisement.ID))
-	second := must(t, e.site.Report(e.ctx, 1, msgs))
-	sum2 := must(t, e.site.AdvertisementSummary(res.Advertisement.ID))
+	first := must(e.site.Report(e.ctx, 1, msgs))
+	sum1 := must(e.site.AdvertisementSummary(res.Advertisement.ID))
+	second := must(e.site.Report(e.ctx, 1, msgs))
+	sum2 := must(e.site.AdvertisementSummary(res.Advertisement.ID))
 	if first.Accepted != 3 || second.Accepted != 0 || second.Duplicates != 3 {
 		t.Errorf("first %+v, second %+v; want 3 accepted then 3 duplicates", first, second)
 	}
@@ -323,8 +332,8 @@ func TestReportIsIdempotent(t *testing.T) {
 		t.Errorf("resending changed the summary: %+v then %+v", sum1, sum2)
 	}
 	// Out-of-order delivery: a late "started" does not undo the success.
-	must(t, e.site.Report(e.ctx, 1, []advertisement.Message{{ID: "late", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventStarted, Time: t0.Add(30 * time.Second)}}))
-	if cs := must(t, e.site.ClientStatus(res.Advertisement.ID, 1)); cs.Delivery != advertisement.DeliverySucceeded {
+	must(e.site.Report(e.ctx, 1, []advertisement.Message{{ID: "late", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventStarted, Time: t0.Add(30 * time.Second)}}))
+	if cs := must(e.site.ClientStatus(res.Advertisement.ID, 1)); cs.Delivery != advertisement.DeliverySucceeded {
 		t.Errorf("after a stale message the status is %v, want Succeeded", cs.Delivery)
 	}
 	// Another device's messages are refused whole.
@@ -338,21 +347,21 @@ func TestPolicyFollowsMembershipAndSubcollections(t *testing.T) {
 	e := newEnv(t)
 	col := e.seed()
 	// A subcollection of one XP machine under the Windows 7 collection.
-	sub := must(t, e.site.CreateCollection(e.ctx, &collection.Collection{Name: "PC05", DirectRules: []collection.DirectRule{{RuleName: "PC05", ResourceID: 5}}}, col.ID))
+	sub := must(e.site.CreateCollection(e.ctx, &collection.Collection{Name: "PC05", DirectRules: []collection.DirectRule{{RuleName: "PC05", ResourceID: 5}}}, col.ID))
 	res := e.distribute(col.ID, advertisement.RerunIfFailed)
-	if _, ok := offerFor(must(t, e.site.Policy(e.ctx, 5, nil)), res.Advertisement.ID); !ok {
+	if _, ok := offerFor(must(e.site.Policy(e.ctx, 5, nil)), res.Advertisement.ID); !ok {
 		t.Errorf("device 5 is in a subcollection and the advertisement includes subcollections, but it got no offer")
 	}
-	if sum := must(t, e.site.AdvertisementSummary(res.Advertisement.ID)); sum.Targeted != 5 {
+	if sum := must(e.site.AdvertisementSummary(res.Advertisement.ID)); sum.Targeted != 5 {
 		t.Errorf("targeted = %d, want 5 (4 + subcollection member)", sum.Targeted)
 	}
 	// Excluding subcollections drops device 5.
-	ad := must(t, e.site.Advertisement(res.Advertisement.ID))
+	ad := must(e.site.Advertisement(res.Advertisement.ID))
 	ad.IncludeSubcollections = false
 	if err := e.site.UpdateAdvertisement(e.ctx, ad); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := offerFor(must(t, e.site.Policy(e.ctx, 5, nil)), res.Advertisement.ID); ok {
+	if _, ok := offerFor(must(e.site.Policy(e.ctx, 5, nil)), res.Advertisement.ID); ok {
 		t.Errorf("device 5 still offered the advertisement after IncludeSubcollections was cleared")
 	}
 	// An inventory change moves device 1 out of the query collection: the
@@ -361,7 +370,7 @@ func TestPolicyFollowsMembershipAndSubcollections(t *testing.T) {
 	if err := e.site.PutDevices(e.ctx, device(1, "PC01", xp, "CONTOSO.COM/WORKSTATIONS")); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := offerFor(must(t, e.site.Policy(e.ctx, 1, nil)), res.Advertisement.ID); ok {
+	if _, ok := offerFor(must(e.site.Policy(e.ctx, 1, nil)), res.Advertisement.ID); ok {
 		t.Errorf("device 1 left the collection but still has the offer")
 	}
 	if e.tr.count(1) == before {
@@ -377,7 +386,7 @@ func TestAdvertisementImmutableFields(t *testing.T) {
 	e := newEnv(t)
 	col := e.seed()
 	res := e.distribute(col.ID, advertisement.RerunIfFailed)
-	ad := must(t, e.site.Advertisement(res.Advertisement.ID))
+	ad := must(e.site.Advertisement(res.Advertisement.ID))
 	ad.Name = "renamed"
 	ad.CollectionID = collection.AllSystemsID
 	err := e.site.UpdateAdvertisement(e.ctx, ad)
@@ -403,11 +412,11 @@ func TestDeletePackageCascades(t *testing.T) {
 	if ps := e.site.Programs(res.Package.ID); len(ps) != 0 {
 		t.Errorf("programs survived their package: %v", ps)
 	}
-	rows := must(t, e.site.PackageStatus(res.Package.ID))
+	rows := must(e.site.PackageStatus(res.Package.ID))
 	if len(rows) != 1 || rows[0].State != distpoint.RemovalPending {
 		t.Errorf("DP rows after delete = %+v, want one Removal Pending", rows)
 	}
-	if pol := must(t, e.site.Policy(e.ctx, 1, nil)); len(pol.Offers) != 0 {
+	if pol := must(e.site.Policy(e.ctx, 1, nil)); len(pol.Offers) != 0 {
 		t.Errorf("device 1 still has %d offers", len(pol.Offers))
 	}
 }
@@ -420,14 +429,14 @@ func TestNeverRerunHoldsAcrossAdvertisements(t *testing.T) {
 	res := e.distribute(col.ID, advertisement.RerunNever)
 	e.report(1, res.Advertisement.ID, advertisement.EventStarted, advertisement.EventSucceeded)
 	e.clock.Set(t0.Add(time.Hour))
-	ad := advertisement.New("", "again", res.Package.ID, "Install", col.ID, t0)
+	ad := advertisement.New("", "again", res.Package.ID, "Install", col.ID, t0.Add(30*time.Minute))
 	ad.PresentTimeIsGMT, ad.ASAP, ad.Rerun = true, true, advertisement.RerunNever
-	second := must(t, e.site.CreateAdvertisement(e.ctx, ad))
-	o, _ := offerFor(must(t, e.site.Policy(e.ctx, 1, nil)), second.ID)
+	second := must(e.site.CreateAdvertisement(e.ctx, ad))
+	o, _ := offerFor(must(e.site.Policy(e.ctx, 1, nil)), second.ID)
 	if o.Decision.State != advertisement.WillNotRerun {
 		t.Errorf("second advertisement, never rerun, program already ran: decision %v, want WillNotRerun", o.Decision.State)
 	}
-	o, _ = offerFor(must(t, e.site.Policy(e.ctx, 2, nil)), second.ID)
+	o, _ = offerFor(must(e.site.Policy(e.ctx, 2, nil)), second.ID)
 	if o.Decision.State != advertisement.MandatoryDue {
 		t.Errorf("device 2 never ran the program: decision %v, want MandatoryDue", o.Decision.State)
 	}
@@ -436,7 +445,7 @@ func TestNeverRerunHoldsAcrossAdvertisements(t *testing.T) {
 func TestDependencyRunsFirst(t *testing.T) {
 	e := newEnv(t)
 	col := e.seed()
-	p := must(t, e.site.CreatePackage(e.ctx, newPackage()))
+	p := must(e.site.CreatePackage(e.ctx, newPackage()))
 	if err := e.site.CreateProgram(e.ctx, withPkg(newProgram("Runtime"), p.ID)); err != nil {
 		t.Fatal(err)
 	}
@@ -453,8 +462,8 @@ func TestDependencyRunsFirst(t *testing.T) {
 	}
 	ad := advertisement.New("", "install", p.ID, "Install", col.ID, t0)
 	ad.PresentTimeIsGMT, ad.ASAP = true, true
-	a := must(t, e.site.CreateAdvertisement(e.ctx, ad))
-	o, _ := offerFor(must(t, e.site.Policy(e.ctx, 1, nil)), a.ID)
+	a := must(e.site.CreateAdvertisement(e.ctx, ad))
+	o, _ := offerFor(must(e.site.Policy(e.ctx, 1, nil)), a.ID)
 	if len(o.RunFirst) != 1 || o.RunFirst[0].Name != "Runtime" {
 		t.Errorf("RunFirst = %v, want [Runtime]", o.RunFirst)
 	}

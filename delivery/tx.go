@@ -2,10 +2,10 @@ package delivery
 
 import (
 	"cmp"
-	"errors"
-	"slices"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/consign/consign"
