@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -39,10 +40,16 @@ type Policy struct {
 // Offer is one advertisement as a device sees it: the flattened
 // CCM_SoftwareDistribution view of advertisement, package and program
 // (§1.18), the site's decision for the device, and the device's status.
+//
+// Advertisement, Package, Program and RunFirst point to the Site's own
+// immutable copies (a change to the site replaces them, never modifies
+// them), so a policy costs no copying: treat them as read-only.
 type Offer struct {
 	Advertisement *advertisement.Advertisement
-	Package       PackageInfo
-	Program       *pkg.Program
+	Package       *PackageInfo
+	// Program is the advertised program; nil when it no longer exists (see
+	// Problem).
+	Program *pkg.Program
 	// RunFirst lists the programs to run before Program, in order ("run
 	// another program first", honoured on the first run or always when
 	// RunDependencyAlways is set; §1.3).
@@ -124,7 +131,7 @@ func (st *state) adsFor(cols []consign.ObjectID) []*adState {
 	for _, c := range cols {
 		ads = append(ads, st.applicableAds(c)...)
 	}
-	slices.SortFunc(ads, func(a, b *adState) int { return strings.Compare(string(a.ad.ID), string(b.ad.ID)) })
+	slices.SortFunc(ads, func(a, b *adState) int { return cmp.Compare(a.order, b.order) })
 	return slices.Compact(ads)
 }
 
@@ -134,11 +141,9 @@ func (st *state) adsFor(cols []consign.ObjectID) []*adState {
 func (st *state) windows(cols []consign.ObjectID, types []collection.WindowType, from, to time.Time, loc *time.Location) ([]schedule.Span, bool) {
 	var all []collection.ServiceWindow
 	for _, id := range cols {
-		if c, ok := st.engine.Collection(id); ok {
-			for _, w := range c.ServiceWindows {
-				if w.Enabled && slices.Contains(types, w.Type) {
-					all = append(all, w)
-				}
+		for _, w := range st.colWindows[id] {
+			if slices.Contains(types, w.Type) {
+				all = append(all, w)
 			}
 		}
 	}
@@ -150,16 +155,18 @@ func (st *state) windows(cols []consign.ObjectID, types []collection.WindowType,
 
 func (st *state) offer(a *adState, rid uint32, df advertisement.DeviceFacts, hist map[pkg.ProgramRef]advertisement.History, now time.Time) Offer {
 	ad := a.ad
-	o := Offer{Advertisement: cloneAdvertisement(ad), Package: st.pkgInfo[ad.PackageID], Status: a.statuses[rid]}
+	o := Offer{Advertisement: ad, Package: st.pkgInfo[ad.PackageID], Status: a.statuses[rid]}
 	ref := pkg.ProgramRef{PackageID: ad.PackageID, Program: ad.ProgramName}
 	prog, ok := st.programs[ref]
 	if !ok {
 		o.Problem = "program " + ref.String() + " does not exist"
 		return o
 	}
-	c := *prog
-	o.Program = &c
+	o.Program = prog
 	o.Decision = advertisement.Decide(ad, prog, df, hist[ref], now)
+	if prog.Dependency == nil {
+		return o
+	}
 	order, err := pkg.RunOrder(ref, func(r pkg.ProgramRef) (*pkg.Program, bool) {
 		p, ok := st.programs[r]
 		return p, ok
@@ -169,8 +176,7 @@ func (st *state) offer(a *adState, rid uint32, df advertisement.DeviceFacts, his
 		return o
 	}
 	for _, r := range order[:len(order)-1] {
-		dep := *st.programs[r]
-		o.RunFirst = append(o.RunFirst, &dep)
+		o.RunFirst = append(o.RunFirst, st.programs[r])
 	}
 	return o
 }

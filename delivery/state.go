@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -51,7 +52,10 @@ type rkey struct{ kind, key string }
 
 // adState is one advertisement with what the Site derives from it.
 type adState struct {
-	ad       *advertisement.Advertisement
+	ad *advertisement.Advertisement
+	// order sorts advertisements by ID: the 8 ID bytes as a big-endian
+	// number.
+	order    uint64
 	targets  []consign.ObjectID // the collection and, when included, its subcollections
 	targeted map[uint32]struct{}
 	statuses map[uint32]advertisement.ClientStatus
@@ -68,7 +72,7 @@ type state struct {
 	counter  uint32
 	packages map[consign.ObjectID]*pkg.Package
 	// pkgInfo is what policy says of each package, computed once per write.
-	pkgInfo  map[consign.ObjectID]PackageInfo
+	pkgInfo  map[consign.ObjectID]*PackageInfo
 	programs map[pkg.ProgramRef]*pkg.Program
 	engine   *collection.Engine
 	tree     collection.Tree
@@ -83,6 +87,9 @@ type state struct {
 	pkgDPs     map[consign.ObjectID]map[string]*distpoint.PackageStatus
 	history    map[uint32]map[pkg.ProgramRef]advertisement.History
 	facts      map[uint32]deviceFacts
+	// windows holds the enabled maintenance windows of each collection that
+	// has any (§1.7), for the offer decision.
+	colWindows map[consign.ObjectID][]collection.ServiceWindow
 	seen       map[string]struct{}
 
 	locMu     sync.Mutex // guards locations, filled on read paths too
@@ -96,21 +103,22 @@ type state struct {
 
 func newState(o Options) *state {
 	return &state{
-		opts:      o,
-		revs:      make(map[rkey]int64),
-		packages:  make(map[consign.ObjectID]*pkg.Package),
-		pkgInfo:   make(map[consign.ObjectID]PackageInfo),
-		programs:  make(map[pkg.ProgramRef]*pkg.Program),
-		engine:    collection.NewEngine(o.Schema),
-		ads:       make(map[consign.ObjectID]*adState),
-		adsByCol:  make(map[consign.ObjectID][]*adState),
-		dps:       make(map[string]*distpoint.DistributionPoint),
-		pkgDPs:    make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
-		history:   make(map[uint32]map[pkg.ProgramRef]advertisement.History),
-		facts:     make(map[uint32]deviceFacts),
-		seen:      make(map[string]struct{}),
-		locations: make(map[string]*time.Location),
-		notify:    make(map[uint32]struct{}),
+		opts:       o,
+		revs:       make(map[rkey]int64),
+		packages:   make(map[consign.ObjectID]*pkg.Package),
+		pkgInfo:    make(map[consign.ObjectID]*PackageInfo),
+		programs:   make(map[pkg.ProgramRef]*pkg.Program),
+		engine:     collection.NewEngine(o.Schema),
+		ads:        make(map[consign.ObjectID]*adState),
+		adsByCol:   make(map[consign.ObjectID][]*adState),
+		dps:        make(map[string]*distpoint.DistributionPoint),
+		pkgDPs:     make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
+		history:    make(map[uint32]map[pkg.ProgramRef]advertisement.History),
+		facts:      make(map[uint32]deviceFacts),
+		colWindows: make(map[consign.ObjectID][]collection.ServiceWindow),
+		seen:       make(map[string]struct{}),
+		locations:  make(map[string]*time.Location),
+		notify:     make(map[uint32]struct{}),
 	}
 }
 
@@ -199,7 +207,7 @@ func (st *state) applyPackage(c Change) error {
 		return err
 	}
 	st.packages[id] = &p
-	st.pkgInfo[id] = PackageInfo{
+	st.pkgInfo[id] = &PackageInfo{
 		ID: p.ID, Name: p.Name, Version: p.Version, Manufacturer: p.Manufacturer, Language: p.Language,
 		SourceVersion: p.SourceVersion, SourceHash: p.Manifest.Hash(), ContentSize: p.Manifest.Size(),
 		HasSource: p.HasSource(), PersistInCache: p.PersistInCache(),
@@ -244,8 +252,12 @@ func (st *state) applyCollection(c Change, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		delete(st.colWindows, id)
+		ancestors := st.ancestorsOrSelf(id)
 		st.tree.Remove(id)
-		st.treeChanged()
+		for _, p := range ancestors[1:] {
+			st.treeChanged(p)
+		}
 		st.membership(d)
 		return nil
 	}
@@ -256,6 +268,18 @@ func (st *state) applyCollection(c Change, now time.Time) error {
 	d, err := st.engine.PutCollection(&col, now)
 	if err != nil {
 		return err
+	}
+	delete(st.colWindows, id)
+	for _, w := range col.ServiceWindows {
+		if w.Enabled {
+			st.colWindows[id] = append(st.colWindows[id], w)
+		}
+	}
+	if len(st.colWindows[id]) > 0 {
+		// Members may have gained or lost a window.
+		for _, rid := range st.engine.Members(id) {
+			st.notify[rid] = struct{}{}
+		}
 	}
 	st.membership(d)
 	return nil
@@ -271,7 +295,7 @@ func (st *state) applyLink(c Change) error {
 	} else if err := st.tree.Link(consign.ObjectID(parent), consign.ObjectID(child)); err != nil {
 		return err
 	}
-	st.treeChanged()
+	st.treeChanged(consign.ObjectID(parent))
 	return nil
 }
 
@@ -350,34 +374,45 @@ func (st *state) applicableAds(id consign.ObjectID) []*adState {
 		return list
 	}
 	list := slices.Clone(st.adsByCol[id])
-	seen := map[consign.ObjectID]bool{id: true}
-	queue := st.tree.Parents(id)
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
+	for _, p := range st.ancestorsOrSelf(id)[1:] {
 		for _, a := range st.adsByCol[p] {
 			if a.ad.IncludeSubcollections {
 				list = append(list, a)
 			}
 		}
-		queue = append(queue, st.tree.Parents(p)...)
 	}
 	st.applicable[id] = list
 	return list
 }
 
-// treeChanged recomputes what depends on the subcollection tree.
-func (st *state) treeChanged() {
+// treeChanged recomputes what depends on the subcollection tree after a
+// link under parent changed: the targets of advertisements that include
+// subcollections, on parent or any of its ancestors.
+func (st *state) treeChanged(parent consign.ObjectID) {
 	st.applicable = nil
-	for _, a := range st.ads {
-		if a.ad.IncludeSubcollections {
-			st.retarget(a)
+	for _, id := range st.ancestorsOrSelf(parent) {
+		for _, a := range st.adsByCol[id] {
+			if a.ad.IncludeSubcollections {
+				st.retarget(a)
+			}
 		}
 	}
+}
+
+// ancestorsOrSelf returns id and every collection it is linked under,
+// transitively.
+func (st *state) ancestorsOrSelf(id consign.ObjectID) []consign.ObjectID {
+	out := []consign.ObjectID{id}
+	seen := map[consign.ObjectID]bool{id: true}
+	for i := 0; i < len(out); i++ {
+		for _, p := range st.tree.Parents(out[i]) {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // retarget recomputes an advertisement's target collections and targeted
@@ -431,6 +466,7 @@ func (st *state) applyAdvertisement(c Change) error {
 		st.ads[id] = a
 	}
 	a.ad = &ad
+	a.order = idOrder(ad.ID)
 	st.adsByCol[ad.CollectionID] = append(st.adsByCol[ad.CollectionID], a)
 	st.retarget(a)
 	for rid := range a.targeted {
@@ -548,4 +584,11 @@ func (st *state) location(name string) *time.Location {
 	}
 	st.locations[name] = l
 	return l
+}
+
+// idOrder maps an object ID to a number that sorts like the ID.
+func idOrder(id consign.ObjectID) uint64 {
+	var b [8]byte
+	copy(b[:], id)
+	return binary.BigEndian.Uint64(b[:])
 }
