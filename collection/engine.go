@@ -1,0 +1,765 @@
+package collection
+
+import (
+	"cmp"
+	"math/bits"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/collection/wql"
+)
+
+// Delta is what a call changed in the memberships.
+type Delta struct {
+	// Changes are sorted by collection, then resource.
+	Changes []Change
+}
+
+// Change is one resource joining (Member) or leaving a collection.
+type Change struct {
+	Collection consign.ObjectID
+	ResourceID uint32
+	Member     bool
+}
+
+// Engine holds one site's devices and collections and the membership of
+// every collection (§1.6, §7). Devices are kept in a compact encoding (see
+// Engine.Device for what survives it) and decoded into wql rows only while
+// evaluations read them; memberships are bitmaps over dense device slots.
+// A million devices with some twenty inventory rows each take about a
+// gigabyte.
+//
+// Full evaluation (EvaluateAll, Evaluate, PutCollection) re-runs every rule
+// over every device, as ConfigMgr's scheduled update does. PutDevice and
+// RemoveDevice are incremental: they re-evaluate only the device's own
+// membership in the collections whose rules read a class the change touched
+// (or name the device directly), then the collections limited by those whose
+// membership changed, in limiting order. A query whose result for one device
+// depends on others (an uncorrelated sub-select, wql.Query.Global) is
+// re-evaluated in full when a class it reads changes on any device. The
+// outcome always equals a full evaluation at the same time, except that a
+// query using GETDATE() keeps the time of its last evaluation for devices the
+// change did not touch, as a collection does in ConfigMgr between scheduled
+// updates.
+//
+// An Engine is not safe for concurrent use. It starts no goroutines and reads
+// no clock: now is a parameter.
+type Engine struct {
+	schema *wql.Schema
+	lay    *layout
+	in     interner
+
+	// Devices, by slot.
+	slot  map[uint32]int32 // ResourceID → slot
+	rids  []uint32
+	data  [][]byte
+	zone  []uint32  // index into zones
+	of    [][]int32 // the nums of the collections each device is a member of, sorted
+	live  bitset
+	free  []int32
+	zones []string
+
+	// Collections.
+	entries []*entry // by num; nil when free
+	byID    map[consign.ObjectID]*entry
+	order   []*entry            // every collection after those its rules limit to
+	direct  map[uint32][]*entry // ResourceID → collections with a direct rule for it
+	queries map[string]*query   // by text: collections often repeat a query
+
+	// Scratch, reused by every evaluation.
+	block   [64]resource // the devices of the word being evaluated
+	one     resource     // the device a global query's Prepare is reading
+	changed []uint64     // by num: the bits of the current word that changed
+	enc     encoder
+}
+
+// entry is one collection inside the Engine.
+type entry struct {
+	c       *Collection
+	num     int32
+	rules   []rule
+	direct  map[int]uint64 // word → bits of existing devices its direct rules name
+	members bitset
+	limits  []*entry // the distinct collections its rules limit to
+	reads   classSet // classes any of its queries read
+	global  classSet // classes its global queries read
+}
+
+// rule is a query rule: a shared query and the rule's limit.
+type rule struct {
+	*query
+	limit *entry
+}
+
+// query is a compiled query, shared by every rule with the same text, so
+// that one evaluation matches a device against it once.
+type query struct {
+	q      *wql.Query
+	reads  classSet
+	global bool
+	refs   int           // rules using it
+	prep   *wql.Prepared // nil when it must be prepared again
+	at     time.Time     // the now prep was made for
+
+	// Within one run, the results for the devices of word w so far.
+	w               int
+	tested, matched uint64
+}
+
+// NewEngine returns an Engine over schema s (DefaultSchema when nil) holding
+// only the built-in All Systems collection.
+func NewEngine(s *wql.Schema) *Engine {
+	if s == nil {
+		s = DefaultSchema()
+	}
+	e := &Engine{
+		schema:  s,
+		lay:     newLayout(s),
+		slot:    map[uint32]int32{},
+		byID:    map[consign.ObjectID]*entry{},
+		direct:  map[uint32][]*entry{},
+		queries: map[string]*query{},
+		zones:   []string{""},
+	}
+	e.in = newInterner(e.lay)
+	e.enc = encoder{l: e.lay, in: &e.in}
+	if err := e.install(allSystems()); err != nil {
+		panic("collection: All Systems: " + err.Error()) // a constant, which every test installs
+	}
+	return e
+}
+
+// allSystems is the built-in collection SMS00001, whose one rule selects
+// every SMS_R_System resource; like every built-in collection it updates
+// daily (§1.6), from the tokens' default start 1970-02-01 (§1.8).
+func allSystems() *Collection {
+	c := NewCollection(AllSystemsID, "All Systems", time.Date(1970, 2, 1, 0, 0, 0, 0, time.UTC))
+	c.Comment = "All Systems"
+	c.QueryRules = []QueryRule{{RuleName: "All Systems", Query: "select * from SMS_R_System"}}
+	return c
+}
+
+// Schema returns the schema devices and queries are checked against.
+func (e *Engine) Schema() *wql.Schema { return e.schema }
+
+// PutCollection adds c, or replaces the collection with its ID, and evaluates
+// it in full at now, then every collection its membership limits. It rejects
+// (consign.ErrInvalid) a collection that fails Validate, a rule limited to a
+// collection the Engine does not have, and rules that would make limiting
+// collections loop (the error names the loop); it refuses
+// (consign.ErrFailedPrecondition) to change a built-in collection. The Engine
+// keeps a copy of c.
+func (e *Engine) PutCollection(c *Collection, now time.Time) (Delta, error) {
+	if strings.HasPrefix(string(c.ID), "SMS") {
+		return Delta{}, consign.Errorf(consign.ErrFailedPrecondition, "PutCollection", string(c.ID), "built-in collections cannot be changed")
+	}
+	if err := c.Validate(e.schema); err != nil {
+		return Delta{}, err
+	}
+	var p consign.Problems
+	for i, r := range c.QueryRules {
+		if _, ok := e.byID[r.LimitToCollectionID]; r.LimitToCollectionID != "" && !ok {
+			p.AddValue("Collection.QueryRules"+ruleKey(i, r.RuleName)+".LimitToCollectionID",
+				string(r.LimitToCollectionID), "must name an existing collection")
+		}
+	}
+	if err := p.Err(); err != nil {
+		return Delta{}, err
+	}
+	if loop := e.limitLoop(c); loop != nil {
+		i := slices.IndexFunc(c.QueryRules, func(r QueryRule) bool { return r.LimitToCollectionID == loop[1] })
+		names := make([]string, len(loop))
+		for i, id := range loop {
+			names[i] = string(id)
+		}
+		return Delta{}, &consign.ValidationError{Field: "Collection.QueryRules" + ruleKey(i, c.QueryRules[i].RuleName) + ".LimitToCollectionID",
+			Value: string(loop[1]), Rule: "limiting collections must not loop: " + strings.Join(names, " → ")}
+	}
+	c = c.Clone()
+	if err := e.install(c); err != nil {
+		return Delta{}, err
+	}
+	x := e.byID[c.ID]
+	full := e.dependents(x)
+	return e.run(now, full, nil, -1), nil
+}
+
+// limitLoop returns a loop of limiting collections from c back to c, if c's
+// rules would make one. The collections installed never loop, so a new loop
+// passes through c.
+func (e *Engine) limitLoop(c *Collection) []consign.ObjectID {
+	limits := func(id consign.ObjectID) []consign.ObjectID {
+		var out []consign.ObjectID
+		if id == c.ID {
+			for _, r := range c.QueryRules {
+				if r.LimitToCollectionID != "" {
+					out = append(out, r.LimitToCollectionID)
+				}
+			}
+		} else if x := e.byID[id]; x != nil {
+			for _, l := range x.limits {
+				out = append(out, l.c.ID)
+			}
+		}
+		return out
+	}
+	seen := map[consign.ObjectID]bool{}
+	var path []consign.ObjectID
+	var visit func(id consign.ObjectID) bool
+	visit = func(id consign.ObjectID) bool {
+		path = append(path, id)
+		if id == c.ID && len(path) > 1 {
+			return true
+		}
+		if !seen[id] {
+			seen[id] = true
+			for _, l := range limits(id) {
+				if visit(l) {
+					return true
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		return false
+	}
+	if !visit(c.ID) {
+		return nil
+	}
+	return path
+}
+
+// install compiles c and puts it in place of the collection with its ID,
+// keeping that one's membership so that the next run reports differences.
+func (e *Engine) install(c *Collection) error {
+	rules := make([]rule, len(c.QueryRules))
+	for i, r := range c.QueryRules {
+		q := e.queries[r.Query]
+		if q == nil {
+			cq, err := wql.Compile(r.Query, e.schema)
+			if err != nil {
+				return err
+			}
+			q = &query{q: cq, reads: classesOf(cq.Classes()), global: cq.Global()}
+		}
+		rules[i].query = q
+	}
+	for _, r := range rules {
+		r.refs++
+		e.queries[r.q.Source()] = r.query
+	}
+	x := e.byID[c.ID]
+	if x == nil {
+		x = &entry{num: e.newNum()}
+		e.entries[x.num] = x
+		e.byID[c.ID] = x
+	} else {
+		e.drop(x)
+	}
+	x.c, x.rules, x.limits, x.reads, x.global = c, rules, nil, 0, 0
+	for i, r := range c.QueryRules {
+		ru := &x.rules[i]
+		if r.LimitToCollectionID != "" {
+			ru.limit = e.byID[r.LimitToCollectionID]
+			if !slices.Contains(x.limits, ru.limit) {
+				x.limits = append(x.limits, ru.limit)
+			}
+		}
+		x.reads |= ru.reads
+		if ru.global {
+			x.global |= ru.reads
+		}
+	}
+	x.direct = nil
+	for _, d := range c.DirectRules {
+		e.direct[d.ResourceID] = append(e.direct[d.ResourceID], x)
+		if s, ok := e.slot[d.ResourceID]; ok {
+			x.setDirect(s, true)
+		}
+	}
+	e.sortOrder()
+	return nil
+}
+
+func (e *Engine) newNum() int32 {
+	for i, x := range e.entries {
+		if x == nil {
+			return int32(i)
+		}
+	}
+	e.entries = append(e.entries, nil)
+	e.changed = append(e.changed, 0)
+	return int32(len(e.entries) - 1)
+}
+
+// drop removes x's rules from the Engine's indexes.
+func (e *Engine) drop(x *entry) {
+	for _, r := range x.rules {
+		if r.refs--; r.refs == 0 {
+			delete(e.queries, r.q.Source())
+		}
+	}
+	for _, d := range x.c.DirectRules {
+		l := slices.DeleteFunc(e.direct[d.ResourceID], func(y *entry) bool { return y == x })
+		if len(l) == 0 {
+			delete(e.direct, d.ResourceID)
+		} else {
+			e.direct[d.ResourceID] = l
+		}
+	}
+}
+
+func (x *entry) setDirect(slot int32, on bool) {
+	w, bit := int(slot>>6), uint64(1)<<(slot&63)
+	if x.direct == nil {
+		x.direct = map[int]uint64{}
+	}
+	if on {
+		x.direct[w] |= bit
+	} else if x.direct[w] &^= bit; x.direct[w] == 0 {
+		delete(x.direct, w)
+	}
+}
+
+// sortOrder puts the collections in limiting order, ties by ID.
+func (e *Engine) sortOrder() {
+	ids := make([]consign.ObjectID, 0, len(e.byID))
+	for id := range e.byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	e.order = e.order[:0]
+	placed := map[*entry]bool{}
+	var place func(x *entry)
+	place = func(x *entry) {
+		if placed[x] {
+			return
+		}
+		placed[x] = true
+		for _, l := range x.limits {
+			place(l)
+		}
+		e.order = append(e.order, x)
+	}
+	for _, id := range ids {
+		place(e.byID[id])
+	}
+}
+
+// dependents returns x and every collection limited, directly or through
+// others, by x.
+func (e *Engine) dependents(x *entry) []*entry {
+	in := map[*entry]bool{x: true}
+	out := []*entry{x}
+	for _, y := range e.order { // limiting order: a collection's limits come first
+		if in[y] {
+			continue
+		}
+		for _, l := range y.limits {
+			if in[l] {
+				in[y] = true
+				out = append(out, y)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// RemoveCollection removes the collection id; the Delta lists its members
+// leaving it. It refuses (consign.ErrFailedPrecondition) to remove a built-in
+// collection or one that another collection's rule limits to, and reports
+// consign.ErrNotFound for an unknown id.
+func (e *Engine) RemoveCollection(id consign.ObjectID) (Delta, error) {
+	x := e.byID[id]
+	switch {
+	case x == nil:
+		return Delta{}, consign.Errorf(consign.ErrNotFound, "RemoveCollection", string(id), "no such collection")
+	case strings.HasPrefix(string(id), "SMS"):
+		return Delta{}, consign.Errorf(consign.ErrFailedPrecondition, "RemoveCollection", string(id), "built-in collections cannot be removed")
+	}
+	for _, y := range e.order {
+		if slices.Contains(y.limits, x) {
+			return Delta{}, consign.Errorf(consign.ErrFailedPrecondition, "RemoveCollection", string(id), "collection %s limits a rule to it", y.c.ID)
+		}
+	}
+	var d Delta
+	for w, word := range x.members {
+		for ; word != 0; word &= word - 1 {
+			s := int32(w<<6 + bits.TrailingZeros64(word))
+			e.of[s] = deleteSorted(e.of[s], x.num)
+			d.Changes = append(d.Changes, Change{Collection: id, ResourceID: e.rids[s], Member: false})
+		}
+	}
+	e.drop(x)
+	delete(e.byID, id)
+	e.entries[x.num] = nil
+	e.sortOrder()
+	sortChanges(d.Changes)
+	return d, nil
+}
+
+// Evaluate runs the collection id in full at now, as its refresh schedule
+// or a console "Update Collection Membership" does (§1.6, §3.1), together with
+// every collection limited by it.
+func (e *Engine) Evaluate(id consign.ObjectID, now time.Time) (Delta, error) {
+	x := e.byID[id]
+	if x == nil {
+		return Delta{}, consign.Errorf(consign.ErrNotFound, "Evaluate", string(id), "no such collection")
+	}
+	return e.run(now, e.dependents(x), nil, -1), nil
+}
+
+// EvaluateAll runs every collection in full over every device at now, in
+// limiting order.
+func (e *Engine) EvaluateAll(now time.Time) Delta {
+	return e.run(now, e.order, nil, -1)
+}
+
+// PutDevice adds d, or replaces the device with its ResourceID, after
+// checking it with Validate, and re-evaluates what the change can affect (see
+// Engine). The Engine keeps d in its compact form, not d itself.
+func (e *Engine) PutDevice(d *Device, now time.Time) (Delta, error) {
+	rows, err := e.lay.rows(d)
+	if err != nil {
+		return Delta{}, err
+	}
+	data := e.enc.encode(rows)
+	zone := e.zoneID(d.TimeZone)
+	s, exists := e.slot[d.ResourceID]
+	changed := allClasses()
+	if exists {
+		changed = changedClasses(e.data[s], data, len(e.lay.classes))
+		e.data[s], e.zone[s] = data, zone
+		if changed == 0 {
+			return Delta{}, nil
+		}
+	} else {
+		s = e.newSlot(d.ResourceID, data, zone)
+		for _, x := range e.direct[d.ResourceID] {
+			x.setDirect(s, true)
+		}
+	}
+	return e.change(now, s, changed, e.direct[d.ResourceID]), nil
+}
+
+// RemoveDevice removes the device id from the Engine and from every
+// collection; the Delta lists the collections it left, and any change a
+// global query makes to other devices' memberships (evaluated at the time of
+// that query's last evaluation). Removing an unknown device does nothing.
+func (e *Engine) RemoveDevice(id uint32) Delta {
+	s, ok := e.slot[id]
+	if !ok {
+		return Delta{}
+	}
+	e.live.set(int(s), false)
+	var touched []*entry
+	for _, n := range e.of[s] {
+		touched = append(touched, e.entries[n])
+	}
+	d := e.change(time.Time{}, s, allClasses(), touched)
+	for _, x := range e.direct[id] {
+		x.setDirect(s, false)
+	}
+	delete(e.slot, id)
+	e.rids[s], e.data[s], e.zone[s], e.of[s] = 0, nil, 0, nil
+	e.free = append(e.free, s)
+	return d
+}
+
+// change re-evaluates after device slot s changed in the classes changed:
+// its own membership where a rule reads such a class, and in touched; every
+// device of the collections with a global query reading such a class.
+func (e *Engine) change(now time.Time, s int32, changed classSet, touched []*entry) Delta {
+	var full []*entry
+	for _, x := range e.order {
+		if x.global.meets(changed) {
+			full = append(full, x)
+		} else if x.reads.meets(changed) {
+			touched = append(touched, x)
+		}
+	}
+	return e.run(now, full, touched, s)
+}
+
+func (e *Engine) newSlot(rid uint32, data []byte, zone uint32) int32 {
+	var s int32
+	if n := len(e.free); n > 0 {
+		s, e.free = e.free[n-1], e.free[:n-1]
+		e.rids[s], e.data[s], e.zone[s] = rid, data, zone
+	} else {
+		s = int32(len(e.rids))
+		e.rids = append(e.rids, rid)
+		e.data = append(e.data, data)
+		e.zone = append(e.zone, zone)
+		e.of = append(e.of, nil)
+	}
+	e.slot[rid] = s
+	e.live.set(int(s), true)
+	return s
+}
+
+func (e *Engine) zoneID(tz string) uint32 {
+	if i := slices.Index(e.zones, tz); i >= 0 {
+		return uint32(i)
+	}
+	e.zones = append(e.zones, strings.Clone(tz))
+	return uint32(len(e.zones) - 1)
+}
+
+// run re-evaluates memberships at now (the zero time: at each query's last
+// evaluation time): every device of the collections in full, the device in
+// slot dev (when ≥ 0) of the collections in touched, and, in limiting order,
+// every device whose membership changed in a collection another one's rule
+// limits to.
+func (e *Engine) run(now time.Time, full, touched []*entry, dev int32) Delta {
+	isFull := make([]bool, len(e.entries))
+	isTouched := make([]bool, len(e.entries))
+	for _, x := range full {
+		isFull[x.num] = true
+		for _, r := range x.rules {
+			r.prep = nil // a full evaluation re-runs the query
+		}
+	}
+	for _, x := range touched {
+		isTouched[x.num] = true
+	}
+	// Only these collections, and those limited by them, can change.
+	active := make([]bool, len(e.entries))
+	var order []*entry
+	for _, x := range e.order {
+		active[x.num] = isFull[x.num] || isTouched[x.num] || slices.ContainsFunc(x.limits, func(l *entry) bool { return active[l.num] })
+		if active[x.num] {
+			order = append(order, x)
+			for _, r := range x.rules {
+				r.w = -1
+			}
+		}
+	}
+	first, last := 0, len(e.live)
+	if len(full) == 0 {
+		if dev < 0 {
+			return Delta{}
+		}
+		first, last = int(dev>>6), int(dev>>6)+1
+	}
+	var changes []Change
+	for w := first; w < last; w++ {
+		live := e.live.word(w)
+		var loaded uint64
+		for _, x := range order {
+			var dirty uint64
+			if isFull[x.num] {
+				dirty = live | x.members.word(w)
+			} else {
+				if isTouched[x.num] && w == int(dev>>6) {
+					dirty = 1 << (dev & 63)
+				}
+				for _, l := range x.limits {
+					dirty |= e.changed[l.num]
+				}
+			}
+			e.changed[x.num] = 0
+			if dirty == 0 {
+				continue
+			}
+			old := x.members.word(w)
+			nw := old&^dirty | x.direct[w]&dirty&live
+			for _, r := range x.rules {
+				cand := dirty & live &^ nw
+				if r.limit != nil {
+					cand &= r.limit.members.word(w)
+				}
+				if cand == 0 {
+					continue
+				}
+				q := r.query
+				if q.w != w {
+					q.w, q.tested, q.matched = w, 0, 0
+				}
+				need := cand &^ q.tested
+				if need != 0 {
+					p := e.prepared(q, now)
+					q.tested |= need
+					for ; need != 0; need &= need - 1 {
+						i := bits.TrailingZeros64(need)
+						res := &e.block[i]
+						if loaded&(1<<i) == 0 {
+							s := w<<6 + i
+							res.load(e.lay, &e.in, e.rids[s], e.data[s])
+							loaded |= 1 << i
+						}
+						if p.Match(res) {
+							q.matched |= 1 << i
+						}
+					}
+				}
+				nw |= q.matched & cand
+			}
+			if diff := old ^ nw; diff != 0 {
+				x.members.setWord(w, nw)
+				e.changed[x.num] = diff
+				for ; diff != 0; diff &= diff - 1 {
+					s := int32(w<<6 + bits.TrailingZeros64(diff))
+					in := nw&(diff&-diff) != 0
+					if in {
+						e.of[s] = insertSorted(e.of[s], x.num)
+					} else {
+						e.of[s] = deleteSorted(e.of[s], x.num)
+					}
+					changes = append(changes, Change{Collection: x.c.ID, ResourceID: e.rids[s], Member: in})
+				}
+			}
+		}
+	}
+	for _, x := range order {
+		e.changed[x.num] = 0
+	}
+	sortChanges(changes)
+	return Delta{Changes: changes}
+}
+
+// prepared returns q prepared for now (the zero time: for its last
+// evaluation's time), preparing it again when it reads the time and now
+// differs, or when it was dropped.
+func (e *Engine) prepared(q *query, now time.Time) *wql.Prepared {
+	if now.IsZero() {
+		now = q.at
+	}
+	if q.prep != nil && (!q.q.UsesNow() || q.at.Equal(now)) {
+		return q.prep
+	}
+	var all func(func(wql.Resource) bool)
+	if q.global {
+		all = e.allDevices
+	}
+	q.prep, q.at = q.q.Prepare(now, all), now
+	return q.prep
+}
+
+// allDevices yields every device, for a global query's Prepare.
+func (e *Engine) allDevices(yield func(wql.Resource) bool) {
+	for w, word := range e.live {
+		for ; word != 0; word &= word - 1 {
+			s := w<<6 + bits.TrailingZeros64(word)
+			e.one.load(e.lay, &e.in, e.rids[s], e.data[s])
+			if !yield(&e.one) {
+				return
+			}
+		}
+	}
+}
+
+func sortChanges(cs []Change) {
+	slices.SortFunc(cs, func(a, b Change) int {
+		return cmp.Or(strings.Compare(string(a.Collection), string(b.Collection)), cmp.Compare(a.ResourceID, b.ResourceID))
+	})
+}
+
+// Collection returns a copy of the collection id.
+func (e *Engine) Collection(id consign.ObjectID) (*Collection, bool) {
+	x := e.byID[id]
+	if x == nil {
+		return nil, false
+	}
+	return x.c.Clone(), true
+}
+
+// Collections returns a copy of every collection, sorted by ID.
+func (e *Engine) Collections() []*Collection {
+	out := make([]*Collection, 0, len(e.byID))
+	for _, x := range e.byID {
+		out = append(out, x.c.Clone())
+	}
+	slices.SortFunc(out, func(a, b *Collection) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	return out
+}
+
+// NumDevices reports how many devices the Engine holds.
+func (e *Engine) NumDevices() int { return len(e.slot) }
+
+// Members returns the ResourceIDs of the members of collection id, sorted
+// (nil for an unknown collection).
+func (e *Engine) Members(id consign.ObjectID) []uint32 {
+	x := e.byID[id]
+	if x == nil {
+		return nil
+	}
+	var out []uint32
+	for w, word := range x.members {
+		for ; word != 0; word &= word - 1 {
+			out = append(out, e.rids[w<<6+bits.TrailingZeros64(word)])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// IsMember reports whether device rid is a member of collection id.
+func (e *Engine) IsMember(id consign.ObjectID, rid uint32) bool {
+	x := e.byID[id]
+	s, ok := e.slot[rid]
+	return x != nil && ok && x.members.get(int(s))
+}
+
+// CollectionsOf returns the IDs of the collections device rid is a member of,
+// sorted. It reads a per-device index: the cost follows the answer's length.
+func (e *Engine) CollectionsOf(rid uint32) []consign.ObjectID {
+	s, ok := e.slot[rid]
+	if !ok {
+		return nil
+	}
+	out := make([]consign.ObjectID, len(e.of[s]))
+	for i, n := range e.of[s] {
+		out[i] = e.entries[n].c.ID
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Device rebuilds the device id from the Engine's compact form. It equals
+// the device last put, except that values come back in their schema type's
+// Go form (string, int64, time.Time in UTC to the microsecond, bool, or a
+// slice of those), NULLs and empty lists are left out, property and class
+// names take the schema's spelling, and inventory rows omit ResourceID.
+func (e *Engine) Device(id uint32) (*Device, bool) {
+	s, ok := e.slot[id]
+	if !ok {
+		return nil, false
+	}
+	var r resource
+	r.load(e.lay, &e.in, id, e.data[s])
+	d := decodeDevice(&r)
+	d.TimeZone = e.zones[e.zone[s]]
+	return d, true
+}
+
+// bitset is a set of slots.
+type bitset []uint64
+
+func (b bitset) word(w int) uint64 {
+	if w < len(b) {
+		return b[w]
+	}
+	return 0
+}
+
+func (b *bitset) setWord(w int, v uint64) {
+	for len(*b) <= w {
+		*b = append(*b, 0)
+	}
+	(*b)[w] = v
+}
+
+func (b bitset) get(i int) bool { return b.word(i>>6)&(1<<(i&63)) != 0 }
+
+func (b *bitset) set(i int, on bool) {
+	w := b.word(i >> 6)
+	if on {
+		w |= 1 << (i & 63)
+	} else {
+		w &^= 1 << (i & 63)
+	}
+	b.setWord(i>>6, w)
+}
