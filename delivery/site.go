@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -88,61 +89,87 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 }
 
 // maxAttempts bounds how often a workflow is re-planned after losing an
-// optimistic-concurrency race to another Site process.
-const maxAttempts = 5
+// optimistic-concurrency race to another Site process; after that the
+// caller gets the conflict.
+const maxAttempts = 10
 
 // commit runs one workflow: plan builds the writes from the current
 // snapshot (under the Site's lock), the Store applies them atomically, and
 // memory follows the records written. On a conflict the Site catches up with
-// the store and plans again.
+// the store, waits a moment (so that competing Sites do not collide in
+// lockstep) and plans again.
 func (s *Site) commit(ctx context.Context, op string, plan func(t *tx) error) error {
-	var notify []uint32
-	err := func() error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closed {
-			return &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: errors.New("site is closed")}
-		}
-		for attempt := 1; ; attempt++ {
-			t := &tx{st: s.st, now: s.opts.Clock()}
-			if err := plan(t); err != nil {
-				return err
-			}
-			if len(t.writes) == 0 {
-				return nil
-			}
-			rev, err := s.store.Apply(ctx, t.writes)
-			if err == nil {
-				for _, w := range t.writes {
-					c := Change{Record: w.Record, Deleted: w.Op == Delete}
-					c.Record.Revision = rev
-					if err := s.st.apply(c, t.now); err != nil {
-						// The plan encoded these records itself; failing to
-						// decode them is a bug, not bad input.
-						panic(fmt.Sprintf("delivery: applying own write %s/%s: %v", w.Record.Kind, w.Record.Key, err))
-					}
+	for attempt := 1; ; attempt++ {
+		notify, err := s.attempt(ctx, op, plan)
+		if err == nil {
+			if len(notify) > 0 && s.transport != nil {
+				if nerr := s.transport.Notify(ctx, notify); nerr != nil {
+					s.opts.Logger.Warn("notify devices failed; they will see the change at their next poll", "op", op, "devices", len(notify), "err", nerr)
 				}
-				if s.st.rev < rev {
-					s.st.rev = rev
-				}
-				notify = s.st.drainNotify()
-				return nil
 			}
-			if !errors.Is(err, consign.ErrConflict) || attempt == maxAttempts {
-				return storeErr(op, err)
-			}
-			s.opts.Logger.Debug("write conflict, catching up", "op", op, "attempt", attempt)
-			if err := s.catchUpLocked(ctx); err != nil {
-				return err
-			}
+			return nil
 		}
-	}()
-	if err == nil && len(notify) > 0 && s.transport != nil {
-		if nerr := s.transport.Notify(ctx, notify); nerr != nil {
-			s.opts.Logger.Warn("notify devices failed; they will see the change at their next poll", "op", op, "devices", len(notify), "err", nerr)
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return &consign.Error{Code: consign.ErrConflict, Op: op, Err: fmt.Errorf("lost %d optimistic-concurrency races to other writers", attempt)}
+		}
+		s.opts.Logger.Debug("write conflict, retrying", "op", op, "attempt", attempt)
+		backoff := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
 		}
 	}
-	return err
+}
+
+// errRetry says an attempt lost a race and the Site has caught up.
+var errRetry = errors.New("retry")
+
+// attempt plans and applies a workflow once, under the write lock.
+func (s *Site) attempt(ctx context.Context, op string, plan func(t *tx) error) ([]uint32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: errors.New("site is closed")}
+	}
+	t := &tx{st: s.st, now: s.opts.Clock()}
+	if err := plan(t); err != nil {
+		return nil, err
+	}
+	if len(t.writes) == 0 {
+		return nil, nil
+	}
+	rev, err := s.store.Apply(ctx, t.writes)
+	if err != nil {
+		if !errors.Is(err, consign.ErrConflict) {
+			return nil, storeErr(op, err)
+		}
+		if err := s.catchUpLocked(ctx); err != nil {
+			return nil, err
+		}
+		return nil, errRetry
+	}
+	if rev != s.st.rev+1 {
+		// Another writer committed revisions this Site has not seen: follow
+		// the feed, which holds them and this write, in order.
+		if err := s.catchUpLocked(ctx); err != nil {
+			return nil, err
+		}
+		return s.st.drainNotify(), nil
+	}
+	for _, w := range t.writes {
+		c := Change{Record: w.Record, Deleted: w.Op == Delete}
+		c.Record.Revision = rev
+		if err := s.st.apply(c, t.now); err != nil {
+			// The plan encoded these records itself; failing to decode
+			// them is a bug, not bad input.
+			panic(fmt.Sprintf("delivery: applying own write %s/%s: %v", w.Record.Kind, w.Record.Key, err))
+		}
+	}
+	return s.st.drainNotify(), nil
 }
 
 // read runs f under the read lock.

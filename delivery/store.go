@@ -97,7 +97,9 @@ type Store interface {
 	// A page never ends inside a revision: when limit falls inside the
 	// writes of one Apply or PutBatch, the rest of that revision is returned
 	// too, so that paging with after = the last revision seen skips nothing.
-	// Tombstones are kept (memstore keeps them forever).
+	// Tombstones are kept (memstore keeps them forever). A revision must
+	// become visible in the feed only after every lower revision has, so a
+	// reader that has seen revision r never later finds a new change below r.
 	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
 	// Close releases the store. Calls after Close return an error matching
 	// consign.ErrUnavailable; a second Close returns nil.
