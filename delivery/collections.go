@@ -29,7 +29,7 @@ func (t *tx) planCollection(c *collection.Collection, parent consign.ObjectID) (
 	if c == nil {
 		return nil, &consign.ValidationError{Field: "Collection", Rule: "required"}
 	}
-	nc := cloneCollection(c)
+	nc := c.Clone()
 	if nc.ID == "" {
 		nc.ID = t.newID()
 	} else if _, ok := t.st.engine.Collection(nc.ID); ok {
@@ -147,7 +147,7 @@ func (s *Site) UpdateCollection(ctx context.Context, c *collection.Collection) e
 		if err != nil {
 			return err
 		}
-		nc := cloneCollection(c)
+		nc := c.Clone()
 		nc.SourceSite = old.SourceSite
 		if err := t.checkCollection(nc); err != nil {
 			return err
@@ -246,7 +246,7 @@ func (s *Site) Collection(id consign.ObjectID) (*collection.Collection, error) {
 		if !ok {
 			return notFound("Collection", "collection "+string(id))
 		}
-		out = cloneCollection(c)
+		out = c // the engine returns a copy
 		return nil
 	})
 	return out, err
@@ -256,9 +256,7 @@ func (s *Site) Collection(id consign.ObjectID) (*collection.Collection, error) {
 func (s *Site) Collections() []*collection.Collection {
 	var out []*collection.Collection
 	_ = s.read("Collections", func(st *state) error {
-		for _, c := range st.engine.Collections() {
-			out = append(out, cloneCollection(c))
-		}
+		out = st.engine.Collections() // copies
 		return nil
 	})
 	return out
@@ -355,13 +353,4 @@ func refreshDue(c *collection.Collection, last, now time.Time) bool {
 		}
 	}
 	return false
-}
-
-func cloneCollection(c *collection.Collection) *collection.Collection {
-	n := *c
-	n.DirectRules = slices.Clone(c.DirectRules)
-	n.QueryRules = slices.Clone(c.QueryRules)
-	n.RefreshSchedule = slices.Clone(c.RefreshSchedule)
-	n.ServiceWindows = slices.Clone(c.ServiceWindows)
-	return &n
 }

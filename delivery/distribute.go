@@ -113,7 +113,7 @@ func (t *tx) planDistribute(req DistributeRequest) (*DistributeResult, error) {
 	case (req.CollectionID == "") == (req.NewCollection == nil):
 		probs.Add("CollectionID", "choose an existing collection or give a new one, not both")
 	case req.NewCollection != nil:
-		nc := cloneCollection(req.NewCollection)
+		nc := req.NewCollection.Clone()
 		if len(nc.RefreshSchedule) == 0 {
 			nc.RefreshType = collection.RefreshPeriodic
 			nc.RefreshSchedule = []schedule.Token{everyTwoHours(t.now)}
@@ -126,7 +126,7 @@ func (t *tx) planDistribute(req DistributeRequest) (*DistributeResult, error) {
 		if !ok {
 			probs.AddValue("CollectionID", string(req.CollectionID), "must name an existing collection")
 		} else {
-			res.Collection = cloneCollection(c)
+			res.Collection = c
 		}
 	}
 

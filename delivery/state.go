@@ -38,6 +38,21 @@ const counterKey = "objectid"
 
 func deviceKey(id uint32) string { return fmt.Sprintf("%010d", id) }
 
+func parseDeviceKey(key string) (uint32, error) {
+	n, err := strconv.ParseUint(key, 10, 32)
+	return uint32(n), err
+}
+
+// splitKey cuts a two-part key at the first sep; what comes first never
+// contains sep (an object or device ID).
+func splitKey(key, sep string) (string, string, error) {
+	a, b, ok := strings.Cut(key, sep)
+	if !ok {
+		return "", "", fmt.Errorf("malformed key %q", key)
+	}
+	return a, b, nil
+}
+
 func programKey(r pkg.ProgramRef) string { return r.String() }
 
 func linkKey(parent, child consign.ObjectID) string { return string(parent) + "/" + string(child) }
@@ -286,9 +301,9 @@ func (st *state) applyCollection(c Change, now time.Time) error {
 }
 
 func (st *state) applyLink(c Change) error {
-	parent, child, ok := strings.Cut(c.Record.Key, "/")
-	if !ok {
-		return fmt.Errorf("malformed link key %q", c.Record.Key)
+	parent, child, err := splitKey(c.Record.Key, "/")
+	if err != nil {
+		return err
 	}
 	if c.Deleted {
 		st.tree.Unlink(consign.ObjectID(parent), consign.ObjectID(child))
@@ -300,11 +315,10 @@ func (st *state) applyLink(c Change) error {
 }
 
 func (st *state) applyDevice(c Change, now time.Time) error {
-	n, err := strconv.ParseUint(c.Record.Key, 10, 32)
+	id, err := parseDeviceKey(c.Record.Key)
 	if err != nil {
 		return err
 	}
-	id := uint32(n)
 	if c.Deleted {
 		delete(st.facts, id)
 		st.membership(st.engine.RemoveDevice(id))
@@ -476,9 +490,9 @@ func (st *state) applyAdvertisement(c Change) error {
 }
 
 func (st *state) applyPackageDP(c Change) error {
-	id, nal, ok := strings.Cut(c.Record.Key, "|")
-	if !ok {
-		return fmt.Errorf("malformed package-on-DP key %q", c.Record.Key)
+	id, nal, err := splitKey(c.Record.Key, "|")
+	if err != nil {
+		return err
 	}
 	pid := consign.ObjectID(id)
 	if c.Deleted {
@@ -500,15 +514,14 @@ func (st *state) applyPackageDP(c Change) error {
 }
 
 func (st *state) applyStatus(c Change) error {
-	ad, dev, ok := strings.Cut(c.Record.Key, "/")
-	if !ok {
-		return fmt.Errorf("malformed status key %q", c.Record.Key)
-	}
-	n, err := strconv.ParseUint(dev, 10, 32)
+	ad, dev, err := splitKey(c.Record.Key, "/")
 	if err != nil {
 		return err
 	}
-	rid := uint32(n)
+	rid, err := parseDeviceKey(dev)
+	if err != nil {
+		return err
+	}
 	a := st.ads[consign.ObjectID(ad)]
 	if a == nil {
 		return nil // the advertisement was deleted in the same or a later write
@@ -538,15 +551,14 @@ func (st *state) applyStatus(c Change) error {
 }
 
 func (st *state) applyHistory(c Change) error {
-	dev, prog, ok := strings.Cut(c.Record.Key, "/")
-	if !ok {
-		return fmt.Errorf("malformed history key %q", c.Record.Key)
-	}
-	n, err := strconv.ParseUint(dev, 10, 32)
+	dev, prog, err := splitKey(c.Record.Key, "/")
 	if err != nil {
 		return err
 	}
-	rid := uint32(n)
+	rid, err := parseDeviceKey(dev)
+	if err != nil {
+		return err
+	}
 	ref, err := pkg.ParseProgramRef(prog, "")
 	if err != nil {
 		return err
