@@ -1,10 +1,12 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,22 +72,96 @@ func (s *Site) SiteCode() consign.SiteCode { return s.opts.SiteCode }
 // catchUpLocked applies every change the store has after the last revision
 // this Site has seen: the whole store at Open, and writes by other Site
 // processes after a conflict.
+//
+// The feed holds each record's latest state, in the order of those latest
+// writes, which is not the order objects depend on each other (a collection
+// updated after the collection limited to it comes later in the feed; so
+// does an advertisement updated after its devices reported status). So the
+// changes are read in full and applied by kind in dependency order, and
+// collections — which depend on each other through limits — in as many
+// passes as their limits need.
 func (s *Site) catchUpLocked(ctx context.Context) error {
 	const page = 10000
-	for {
-		changes, err := s.store.Changes(ctx, s.st.rev, page)
+	var all []Change
+	for after := s.st.rev; ; {
+		changes, err := s.store.Changes(ctx, after, page)
 		if err != nil {
 			return storeErr("load", err)
 		}
-		for _, c := range changes {
-			if err := s.st.apply(c, s.opts.Clock()); err != nil {
-				return consign.Errorf(consign.ErrInvalid, "load", c.Record.Kind+"/"+c.Record.Key, "stored record cannot be decoded: %w", err)
-			}
-		}
+		all = append(all, changes...)
 		if len(changes) < page {
-			return nil
+			break
+		}
+		after = changes[len(changes)-1].Record.Revision
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(all, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
+	now := s.opts.Clock()
+	var pending []Change
+	for _, c := range all {
+		if c.Record.Kind == kindCollection {
+			pending = append(pending, c)
+			continue
+		}
+		if len(pending) > 0 {
+			if err := s.applyCollections(pending, now); err != nil {
+				return err
+			}
+			pending = nil
+		}
+		if err := s.st.apply(c, now); err != nil {
+			return consign.Errorf(consign.ErrInvalid, "load", c.Record.Kind+"/"+c.Record.Key, "stored record cannot be applied: %w", err)
 		}
 	}
+	return s.applyCollections(pending, now)
+}
+
+// applyCollections applies collection changes in passes until every one
+// whose limiting collections exist has been applied.
+func (s *Site) applyCollections(pending []Change, now time.Time) error {
+	for len(pending) > 0 {
+		var next []Change
+		var lastErr error
+		for _, c := range pending {
+			if err := s.st.apply(c, now); err != nil {
+				next, lastErr = append(next, c), err
+			}
+		}
+		if len(next) == len(pending) {
+			c := next[0]
+			return consign.Errorf(consign.ErrInvalid, "load", c.Record.Kind+"/"+c.Record.Key, "stored record cannot be applied: %w", lastErr)
+		}
+		pending = next
+	}
+	return nil
+}
+
+// kindRank orders record kinds so that what an object refers to is applied
+// before it.
+func kindRank(kind string) int {
+	switch kind {
+	case kindCounter, kindDP:
+		return 0
+	case kindPackage:
+		return 1
+	case kindProgram:
+		return 2
+	case kindCollection:
+		return 3
+	case kindLink:
+		return 4
+	case kindDevice:
+		return 5
+	case kindAdvertisement:
+		return 6
+	case kindPackageDP, kindHistory, kindMessage:
+		return 7
+	case kindStatus:
+		return 8
+	}
+	return 9
 }
 
 // maxAttempts bounds how often a workflow is re-planned after losing an

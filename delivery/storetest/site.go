@@ -80,6 +80,25 @@ func distribution(t *testing.T, site *delivery.Site) consign.ObjectID {
 			t.Fatalf("Report: %v", err)
 		}
 	}
+	// Change objects after the objects that depend on them, so that the
+	// change feed lists a collection after the collection limited to it and
+	// an advertisement after its status.
+	limited, err := site.CreateCollection(ctx, &collection.Collection{Name: "PC0x", QueryRules: []collection.QueryRule{{RuleName: "pc0",
+		Query: `select * from SMS_R_System where Name like "PC0%"`, LimitToCollectionID: res.Collection.ID}}}, res.Collection.ID)
+	if err != nil {
+		t.Fatalf("CreateCollection: %v", err)
+	}
+	if m, _ := site.Members(limited.ID); len(m) != 7 {
+		t.Errorf("limited collection has %d members, want 7 (PC01–PC09 less PC04 and PC08)", len(m))
+	}
+	res.Collection.Comment = "updated"
+	if err := site.UpdateCollection(ctx, res.Collection); err != nil {
+		t.Fatalf("UpdateCollection: %v", err)
+	}
+	res.Advertisement.Comment = "updated"
+	if err := site.UpdateAdvertisement(ctx, res.Advertisement); err != nil {
+		t.Fatalf("UpdateAdvertisement: %v", err)
+	}
 	return res.Advertisement.ID
 }
 
@@ -94,6 +113,14 @@ func testSiteReopen(t *testing.T, s delivery.Store) {
 	}{
 		{"packages", func(x *delivery.Site) any { return x.Packages() }},
 		{"collections", func(x *delivery.Site) any { return x.Collections() }},
+		{"memberships", func(x *delivery.Site) any {
+			var all [][]uint32
+			for _, c := range x.Collections() {
+				m, _ := x.Members(c.ID)
+				all = append(all, m)
+			}
+			return all
+		}},
 		{"advertisements", func(x *delivery.Site) any { return x.Advertisements() }},
 		{"summary", func(x *delivery.Site) any { s, _ := x.AdvertisementSummary(ad); return s }},
 		{"policy", func(x *delivery.Site) any { p, _ := x.Policy(ctx, 2, nil); return p.Offers }},
