@@ -357,6 +357,9 @@ func CheckUpdate(old, new *Advertisement) error {
 
 // civil reads t's wall-clock fields as a time in loc.
 func civil(t time.Time, loc *time.Location) time.Time {
+	if loc == t.Location() {
+		return t // already that wall clock in that zone
+	}
 	y, mo, d := t.Date()
 	h, mi, s := t.Clock()
 	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), loc)

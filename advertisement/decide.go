@@ -202,12 +202,15 @@ type bounds struct {
 // bounds reads the start and expiration times in loc, or in UTC where their
 // IsGMT is set.
 func (a *Advertisement) bounds(loc *time.Location) bounds {
-	return bounds{
+	b := bounds{
 		present:    civil(a.PresentTime, zone(a.PresentTimeIsGMT, loc)),
-		expiry:     civil(a.ExpirationTime, zone(a.ExpirationTimeIsGMT, loc)),
 		hasPresent: a.PresentTimeEnabled,
 		hasExpiry:  a.ExpirationTimeEnabled,
 	}
+	if b.hasExpiry {
+		b.expiry = civil(a.ExpirationTime, zone(a.ExpirationTimeIsGMT, loc))
+	}
+	return b
 }
 
 // contains reports whether t is a real instant in [present, expiry).

@@ -56,8 +56,9 @@ type Offer struct {
 	RunFirst []*pkg.Program
 	// Decision is the offer decision (§3.2) at Generated.
 	Decision advertisement.Offer
-	// Status is the device's last reported status for the advertisement.
-	Status advertisement.ClientStatus
+	// Status is the device's last reported status for the advertisement;
+	// nil until the device reports one.
+	Status *advertisement.ClientStatus
 	// Problem, when set, says why the offer cannot be acted on even though
 	// it applies (for example a dependency that no longer exists).
 	Problem string
@@ -155,10 +156,10 @@ func (st *state) windows(cols []consign.ObjectID, types []collection.WindowType,
 
 func (st *state) offer(a *adState, rid uint32, df advertisement.DeviceFacts, hist map[pkg.ProgramRef]advertisement.History, now time.Time) Offer {
 	ad := a.ad
-	o := Offer{Advertisement: ad, Package: st.pkgInfo[ad.PackageID], Status: a.statuses[rid]}
+	o := Offer{Advertisement: ad, Package: a.pkg, Status: a.statuses[rid]}
+	prog := a.prog
 	ref := pkg.ProgramRef{PackageID: ad.PackageID, Program: ad.ProgramName}
-	prog, ok := st.programs[ref]
-	if !ok {
+	if prog == nil {
 		o.Problem = "program " + ref.String() + " does not exist"
 		return o
 	}

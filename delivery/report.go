@@ -72,8 +72,8 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 		for _, m := range batch {
 			a := t.st.ads[m.AdvertisementID]
 			cs, ok := statuses[m.AdvertisementID]
-			if !ok {
-				cs = a.statuses[resourceID]
+			if !ok && a.statuses[resourceID] != nil {
+				cs = *a.statuses[resourceID]
 			}
 			statuses[m.AdvertisementID] = cs.Apply(m)
 			if succeeded, final := runOutcome(m.Event); final {
@@ -163,7 +163,9 @@ func (s *Site) ClientStatus(id consign.ObjectID, resourceID uint32) (advertiseme
 		if !ok {
 			return notFound("ClientStatus", "advertisement "+string(id))
 		}
-		out = a.statuses[resourceID]
+		if cs := a.statuses[resourceID]; cs != nil {
+			out = *cs
+		}
 		return nil
 	})
 	return out, err

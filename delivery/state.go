@@ -70,10 +70,15 @@ type adState struct {
 	ad *advertisement.Advertisement
 	// order sorts advertisements by ID: the 8 ID bytes as a big-endian
 	// number.
-	order    uint64
+	order uint64
+	// prog and pkg are the advertised program and its package as policy
+	// shows them (nil when missing), kept current by applyPackage and
+	// applyProgram so that Policy needs no lookups.
+	prog     *pkg.Program
+	pkg      *PackageInfo
 	targets  []consign.ObjectID // the collection and, when included, its subcollections
 	targeted map[uint32]struct{}
-	statuses map[uint32]advertisement.ClientStatus
+	statuses map[uint32]*advertisement.ClientStatus // immutable; replaced on change
 	summary  advertisement.Summary
 	reported int // targeted devices with a status
 }
@@ -215,6 +220,7 @@ func (st *state) applyPackage(c Change) error {
 	if c.Deleted {
 		delete(st.packages, id)
 		delete(st.pkgInfo, id)
+		st.packageChanged(id)
 		return nil
 	}
 	var p pkg.Package
@@ -222,12 +228,12 @@ func (st *state) applyPackage(c Change) error {
 		return err
 	}
 	st.packages[id] = &p
+	defer st.packageChanged(id)
 	st.pkgInfo[id] = &PackageInfo{
 		ID: p.ID, Name: p.Name, Version: p.Version, Manufacturer: p.Manufacturer, Language: p.Language,
 		SourceVersion: p.SourceVersion, SourceHash: p.Manifest.Hash(), ContentSize: p.Manifest.Size(),
 		HasSource: p.HasSource(), PersistInCache: p.PersistInCache(),
 	}
-	st.notifyPackage(id)
 	return nil
 }
 
@@ -238,6 +244,7 @@ func (st *state) applyProgram(c Change) error {
 	}
 	if c.Deleted {
 		delete(st.programs, ref)
+		st.packageChanged(ref.PackageID)
 		return nil
 	}
 	var p pkg.Program
@@ -245,19 +252,27 @@ func (st *state) applyProgram(c Change) error {
 		return err
 	}
 	st.programs[ref] = &p
-	st.notifyPackage(ref.PackageID)
+	st.packageChanged(ref.PackageID)
 	return nil
 }
 
-// notifyPackage marks every device an advertisement of the package targets.
-func (st *state) notifyPackage(id consign.ObjectID) {
+// packageChanged follows a change of a package or one of its programs into
+// its advertisements, and marks every device they target for notification.
+func (st *state) packageChanged(id consign.ObjectID) {
 	for _, a := range st.ads {
 		if a.ad.PackageID == id {
+			st.resolve(a)
 			for rid := range a.targeted {
 				st.notify[rid] = struct{}{}
 			}
 		}
 	}
+}
+
+// resolve points a at its program and package.
+func (st *state) resolve(a *adState) {
+	a.prog = st.programs[pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}]
+	a.pkg = st.pkgInfo[a.ad.PackageID]
 }
 
 func (st *state) applyCollection(c Change, now time.Time) error {
@@ -476,11 +491,12 @@ func (st *state) applyAdvertisement(c Change) error {
 	}
 	a := old
 	if a == nil {
-		a = &adState{targeted: make(map[uint32]struct{}), statuses: make(map[uint32]advertisement.ClientStatus)}
+		a = &adState{targeted: make(map[uint32]struct{}), statuses: make(map[uint32]*advertisement.ClientStatus)}
 		st.ads[id] = a
 	}
 	a.ad = &ad
 	a.order = idOrder(ad.ID)
+	st.resolve(a)
 	st.adsByCol[ad.CollectionID] = append(st.adsByCol[ad.CollectionID], a)
 	st.retarget(a)
 	for rid := range a.targeted {
@@ -528,7 +544,7 @@ func (st *state) applyStatus(c Change) error {
 	}
 	old, had := a.statuses[rid]
 	if had {
-		a.summary.Remove(old)
+		a.summary.Remove(*old)
 	}
 	_, targeted := a.targeted[rid]
 	if c.Deleted {
@@ -542,7 +558,7 @@ func (st *state) applyStatus(c Change) error {
 	if err := json.Unmarshal(c.Record.Data, &cs); err != nil {
 		return err
 	}
-	a.statuses[rid] = cs
+	a.statuses[rid] = &cs
 	a.summary.Add(cs)
 	if !had && targeted {
 		a.reported++
