@@ -45,6 +45,7 @@ func Errorf(code error, op, key, format string, args ...any) *Error {
 	return &Error{Code: code, Op: op, Key: key, Err: fmt.Errorf(format, args...)}
 }
 
+// Error formats the operation, the key and the cause.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Op != "" {
@@ -86,6 +87,7 @@ type ValidationError struct {
 	Value any
 }
 
+// Error says which field broke which rule.
 func (e *ValidationError) Error() string {
 	if e.Value != nil {
 		return fmt.Sprintf("invalid %s %q: %s", e.Field, fmt.Sprint(e.Value), e.Rule)

@@ -21,6 +21,7 @@ const (
 	Branch
 )
 
+// String returns the variant's name.
 func (k Kind) String() string {
 	switch k {
 	case Standard:

@@ -28,6 +28,7 @@ var stateNames = map[State]string{
 	RemovalFailed: "Removal Failed",
 }
 
+// String returns the console text for the state.
 func (s State) String() string {
 	if n, ok := stateNames[s]; ok {
 		return n
