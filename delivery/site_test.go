@@ -484,3 +484,31 @@ func TestClosedSite(t *testing.T) {
 		t.Errorf("Policy after Close: %v, want ErrUnavailable", err)
 	}
 }
+
+// Update all distribution points (§2.4): a new SourceVersion, every DP back
+// to Install Pending for it, and devices see the new version in policy.
+func TestUpdatePackageSource(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	res := e.distribute(col.ID, advertisement.RerunIfFailed)
+	m := pkg.Manifest{Files: []pkg.File{{Path: "setup.exe", Size: 2048, SHA256: [32]byte{2}}, {Path: "data/app.cab", Size: 10, SHA256: [32]byte{3}}}}
+	p := must(e.site.UpdatePackageSource(e.ctx, res.Package.ID, m))
+	if p.SourceVersion != 2 {
+		t.Errorf("SourceVersion = %d, want 2", p.SourceVersion)
+	}
+	rows := must(e.site.PackageStatus(res.Package.ID))
+	if len(rows) != 1 || rows[0].State != distpoint.InstallPending || rows[0].TargetVersion != 2 {
+		t.Errorf("DP rows = %+v, want Install Pending for version 2", rows)
+	}
+	o, _ := offerFor(must(e.site.Policy(e.ctx, 1, nil)), res.Advertisement.ID)
+	if o.Package.SourceVersion != 2 || o.Package.SourceHash != m.Hash() || o.Package.ContentSize != 2058 {
+		t.Errorf("policy package = %+v, want version 2 with the new manifest's hash and size", o.Package)
+	}
+	bad := pkg.Manifest{Files: []pkg.File{{Path: "../escape.exe", Size: 1}}}
+	if _, err := e.site.UpdatePackageSource(e.ctx, res.Package.ID, bad); !errors.Is(err, consign.ErrInvalid) {
+		t.Errorf("a manifest escaping the package root: err = %v", err)
+	}
+	if p := must(e.site.Package(res.Package.ID)); p.SourceVersion != 2 {
+		t.Errorf("a rejected update changed SourceVersion to %d", p.SourceVersion)
+	}
+}
