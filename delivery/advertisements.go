@@ -32,13 +32,17 @@ func (t *tx) planAdvertisement(a *advertisement.Advertisement) (*advertisement.A
 	na := cloneAdvertisement(a)
 	if na.ID == "" {
 		na.ID = t.newID()
-	} else if _, ok := t.st.ads[na.ID]; ok {
-		return nil, &consign.Error{Code: consign.ErrConflict, Op: "CreateAdvertisement", Key: string(na.ID), Err: fmt.Errorf("advertisement %s already exists", na.ID)}
+	} else if t.idTaken(na.ID) {
+		return nil, &consign.Error{Code: consign.ErrConflict, Op: "CreateAdvertisement", Key: string(na.ID), Err: fmt.Errorf("%s is already used", na.ID)}
 	}
-	na.SourceSite = t.st.opts.SiteCode
+	t.claim(na.ID)
+	if na.SourceSite == "" {
+		na.SourceSite = t.st.opts.SiteCode
+	}
 	if err := t.checkAdvertisement(na); err != nil {
 		return nil, err
 	}
+	t.guardAdvertisement(na)
 	t.put(kindAdvertisement, string(na.ID), map[string]string{"package": string(na.PackageID), "collection": string(na.CollectionID)}, na)
 	return na, nil
 }
@@ -64,6 +68,12 @@ func (t *tx) checkAdvertisement(a *advertisement.Advertisement) error {
 	return probs.Err()
 }
 
+// guardAdvertisement guards what an advertisement refers to.
+func (t *tx) guardAdvertisement(a *advertisement.Advertisement) {
+	t.guard(kindCollection, string(a.CollectionID))
+	t.guard(kindProgram, programKey(pkg.ProgramRef{PackageID: a.PackageID, Program: a.ProgramName}))
+}
+
 // UpdateAdvertisement changes an advertisement. Its name, package, program
 // and collection cannot change (§1.9).
 func (s *Site) UpdateAdvertisement(ctx context.Context, a *advertisement.Advertisement) error {
@@ -87,6 +97,7 @@ func (s *Site) UpdateAdvertisement(ctx context.Context, a *advertisement.Adverti
 		if err := t.checkAdvertisement(na); err != nil {
 			return err
 		}
+		t.guardAdvertisement(na)
 		t.put(kindAdvertisement, string(na.ID), map[string]string{"package": string(na.PackageID), "collection": string(na.CollectionID)}, na)
 		return nil
 	})

@@ -10,6 +10,24 @@ import (
 	"github.com/consign/consign/collection/wql"
 )
 
+// encodeDevice encodes a device for the store and checks that it decodes to
+// a device the schema still accepts, so that nothing is written that a Site
+// could not load (values JSON cannot carry, such as a wql.Value, fail here).
+func encodeDevice(d *collection.Device, s *wql.Schema) ([]byte, error) {
+	data, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	back, err := decodeDevice(data, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := back.Validate(s); err != nil {
+		return nil, fmt.Errorf("does not survive storage: %w", err)
+	}
+	return data, nil
+}
+
 // decodeDevice decodes a stored device. JSON loses the Go types of the
 // free-form property maps (numbers become json.Number, times strings), so
 // every value is converted back to the type its schema property declares.
@@ -60,28 +78,18 @@ func retype(s *wql.Schema, class int, name string, v any) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("want an array, got %T", v)
 		}
-		switch p.Type {
-		case wql.Integer:
-			out := make([]int64, len(list))
-			for i, e := range list {
-				n, err := scalar(p.Type, e)
-				if err != nil {
-					return nil, err
-				}
-				out[i] = n.(int64)
+		out := make([]any, len(list))
+		for i, e := range list {
+			if e == nil {
+				continue
 			}
-			return out, nil
-		default:
-			out := make([]string, len(list))
-			for i, e := range list {
-				str, ok := e.(string)
-				if !ok {
-					return nil, fmt.Errorf("want strings, got %T", e)
-				}
-				out[i] = str
+			x, err := scalar(p.Type, e)
+			if err != nil {
+				return nil, err
 			}
-			return out, nil
+			out[i] = x
 		}
+		return out, nil
 	}
 	return scalar(p.Type, v)
 }

@@ -30,12 +30,18 @@ func (t *tx) planCollection(c *collection.Collection, parent consign.ObjectID) (
 		return nil, &consign.ValidationError{Field: "Collection", Rule: "required"}
 	}
 	nc := c.Clone()
-	if nc.ID == "" {
+	switch {
+	case nc.ID == "":
 		nc.ID = t.newID()
-	} else if _, ok := t.st.engine.Collection(nc.ID); ok {
-		return nil, &consign.Error{Code: consign.ErrConflict, Op: "CreateCollection", Key: string(nc.ID), Err: fmt.Errorf("collection %s already exists", nc.ID)}
+	case nc.ID.Site() == "SMS":
+		return nil, &consign.ValidationError{Field: "Collection.ID", Value: string(nc.ID), Rule: "the SMS prefix is reserved for built-in collections"}
+	case t.idTaken(nc.ID):
+		return nil, &consign.Error{Code: consign.ErrConflict, Op: "CreateCollection", Key: string(nc.ID), Err: fmt.Errorf("%s is already used", nc.ID)}
 	}
-	nc.SourceSite = t.st.opts.SiteCode
+	t.claim(nc.ID)
+	if nc.SourceSite == "" {
+		nc.SourceSite = t.st.opts.SiteCode
+	}
 	if nc.RefreshType == 0 {
 		// Unset: the New Collection Wizard's default, once a day (§1.6).
 		def := collection.NewCollection(nc.ID, nc.Name, t.now)
@@ -55,7 +61,11 @@ func (t *tx) planCollection(c *collection.Collection, parent consign.ObjectID) (
 			return nil, &consign.ValidationError{Field: "parent", Value: string(parent), Rule: "must name an existing collection"}
 		}
 	}
+	if parent != collection.RootID {
+		t.guard(kindCollection, string(parent))
+	}
 	t.put(kindCollection, string(nc.ID), nil, nc)
+	t.guard(kindCollection, string(nc.ID))
 	t.put(kindLink, linkKey(parent, nc.ID), nil, struct{}{})
 	t.newCollection = nc
 	return nc, nil
@@ -82,6 +92,11 @@ func (t *tx) checkCollection(c *collection.Collection) error {
 	if cycle := limitCycle(t.st.engine, c); cycle != nil {
 		return &consign.ValidationError{Field: "Collection.QueryRules.LimitToCollectionID",
 			Rule: "limiting collections must not loop: " + strings.Join(cycle, " -> ")}
+	}
+	for _, r := range c.QueryRules {
+		if r.LimitToCollectionID != "" && r.LimitToCollectionID != c.ID {
+			t.guard(kindCollection, string(r.LimitToCollectionID))
+		}
 	}
 	return nil
 }
@@ -192,6 +207,7 @@ func (s *Site) DeleteCollection(ctx context.Context, id consign.ObjectID) error 
 			}
 		}
 		t.del(kindCollection, string(id))
+		t.unguard(kindCollection, string(id))
 		return nil
 	})
 }
@@ -221,6 +237,11 @@ func (s *Site) LinkCollection(ctx context.Context, parent, child consign.ObjectI
 		}
 		if parent == child || slices.Contains(t.st.tree.Descendants(child), parent) {
 			return &consign.ValidationError{Field: "parent", Value: string(parent), Rule: "a collection cannot be linked under itself or its own subcollection"}
+		}
+		for _, id := range []consign.ObjectID{parent, child} {
+			if id != collection.RootID {
+				t.guard(kindCollection, string(id))
+			}
 		}
 		t.put(kindLink, linkKey(parent, child), nil, struct{}{})
 		return nil

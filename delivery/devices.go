@@ -18,6 +18,7 @@ func (s *Site) PutDevices(ctx context.Context, devices ...*collection.Device) er
 	return s.commit(ctx, "PutDevices", func(t *tx) error {
 		var probs consign.Problems
 		seen := make(map[uint32]int, len(devices))
+		data := make([][]byte, len(devices))
 		for i, d := range devices {
 			if d == nil {
 				probs.Add(fmt.Sprintf("devices[%d]", i), "required")
@@ -30,21 +31,28 @@ func (s *Site) PutDevices(ctx context.Context, devices ...*collection.Device) er
 			seen[d.ResourceID] = i
 			if err := d.Validate(t.st.engine.Schema()); err != nil {
 				probs.Merge(prefixed(err, "devices", i))
+				continue
 			}
+			b, err := encodeDevice(d, t.st.engine.Schema())
+			if err != nil {
+				probs.AddValue(fmt.Sprintf("devices[%d]", i), d.ResourceID, "must hold plain Go values (strings, integers, times, booleans and slices of them): "+err.Error())
+				continue
+			}
+			data[i] = b
 		}
 		if err := probs.Err(); err != nil {
 			return err
 		}
-		for _, d := range devices {
-			t.put(kindDevice, deviceKey(d.ResourceID), nil, d)
+		for i, d := range devices {
+			t.putData(kindDevice, deviceKey(d.ResourceID), nil, data[i])
 		}
 		return nil
 	})
 }
 
-// DeleteDevice deletes a device (its resource record). Its status and
-// execution history are deleted with it; direct rules naming it stop
-// matching.
+// DeleteDevice deletes a device (its resource record). Its status,
+// execution history and received message IDs are deleted with it; direct
+// rules naming it stop matching.
 func (s *Site) DeleteDevice(ctx context.Context, resourceID uint32) error {
 	return s.commit(ctx, "DeleteDevice", func(t *tx) error {
 		if _, ok := t.st.facts[resourceID]; !ok {
@@ -57,6 +65,9 @@ func (s *Site) DeleteDevice(ctx context.Context, resourceID uint32) error {
 		}
 		for ref := range t.st.history[resourceID] {
 			t.del(kindHistory, historyKey(resourceID, ref))
+		}
+		for _, id := range sortedKeys(t.st.received[resourceID]) {
+			t.del(kindMessage, messageKey(resourceID, id))
 		}
 		t.del(kindDevice, deviceKey(resourceID))
 		return nil

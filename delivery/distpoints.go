@@ -66,8 +66,11 @@ func (t *tx) planAddToDPs(id consign.ObjectID, nalPaths []string, field string) 
 	if err := probs.Err(); err != nil {
 		return err
 	}
+	if len(nalPaths) > 0 {
+		t.guard(kindPackage, string(id))
+	}
 	for _, nal := range nalPaths {
-		if cur, ok := t.st.pkgDPs[id][nal]; ok && cur.State != distpoint.RemovalPending && cur.State != distpoint.RemovalRetrying && cur.State != distpoint.RemovalFailed {
+		if cur, ok := t.st.pkgDPs[id][nal]; ok && !cur.Removing() {
 			continue
 		}
 		if err := t.dpEvent(id, nal, distpoint.Add, p.SourceVersion); err != nil {

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/consign/consign"
@@ -89,23 +90,36 @@ func (t *tx) planDistribute(req DistributeRequest) (*DistributeResult, error) {
 			res.Package = &c
 		}
 	}
+	var pkgID consign.ObjectID
 	if res.Package != nil {
-		for i, np := range req.NewPrograms {
-			if np == nil {
-				probs.Add("NewPrograms", "no nil programs")
-				continue
-			}
-			prog := *np
-			prog.PackageID = res.Package.ID
-			if err := t.planProgram("DistributeSoftware", &prog, true); err != nil {
-				probs.Merge(prefixed(err, "NewPrograms", i))
-			}
+		pkgID = res.Package.ID
+	}
+	for i, np := range req.NewPrograms {
+		if np == nil {
+			probs.Add(fmt.Sprintf("NewPrograms[%d]", i), "required")
+			continue
 		}
-		nals := append([]string(nil), req.DistributionPoints...)
-		for _, g := range req.DPGroups {
-			nals = append(nals, g.Members...)
+		prog := *np
+		prog.PackageID = pkgID
+		if res.Package != nil {
+			probs.Merge(prefixed(t.planProgram("DistributeSoftware", &prog, true), "NewPrograms", i))
+		} else {
+			// The package is invalid: still report the program's own problems.
+			probs.Merge(prefixed(without(prog.Validate(), "Program.PackageID"), "NewPrograms", i))
 		}
+	}
+	nals := append([]string(nil), req.DistributionPoints...)
+	for _, g := range req.DPGroups {
+		nals = append(nals, g.Members...)
+	}
+	if res.Package != nil {
 		probs.Merge(t.planAddToDPs(res.Package.ID, dedupe(nals), "DistributionPoints"))
+	} else {
+		for i, nal := range nals {
+			if _, ok := t.st.dps[nal]; !ok {
+				probs.AddValue(fmt.Sprintf("DistributionPoints[%d]", i), nal, "must name a distribution point of this site")
+			}
+		}
 	}
 
 	// Collection.
@@ -130,19 +144,28 @@ func (t *tx) planDistribute(req DistributeRequest) (*DistributeResult, error) {
 		}
 	}
 
-	// Advertisement.
-	if err := probs.Err(); err != nil {
-		return nil, err
-	}
+	// Advertisement: the wizard fills in its package, program and
+	// collection.
 	a := req.Advertisement
 	if a == nil {
 		a = advertisement.New("", req.ProgramName, "", "", "", t.now.UTC())
 		a.PresentTimeIsGMT = true
 	}
 	a = cloneAdvertisement(a)
-	a.PackageID, a.ProgramName, a.CollectionID = res.Package.ID, req.ProgramName, res.Collection.ID
+	a.ProgramName = req.ProgramName
+	if res.Package != nil {
+		a.PackageID = res.Package.ID
+	}
+	if res.Collection != nil {
+		a.CollectionID = res.Collection.ID
+	}
 	if !req.AssignAt.IsZero() {
 		a.Schedules = append(a.Schedules, schedule.Token{Type: schedule.NonRecurring, Start: civil(req.AssignAt.UTC()), IsGMT: true})
+	}
+	if probs.Len() > 0 {
+		// Report the advertisement's own problems with the others.
+		probs.Merge(without(a.Validate(nil), "Advertisement.PackageID", "Advertisement.CollectionID"))
+		return nil, probs.Err()
 	}
 	ad, err := t.planAdvertisement(a)
 	if err != nil {

@@ -34,10 +34,13 @@ func (t *tx) planPackage(p *pkg.Package) (*pkg.Package, error) {
 	np.Manifest.Files = slices.Clone(p.Manifest.Files)
 	if np.ID == "" {
 		np.ID = t.newID()
-	} else if _, ok := t.st.packages[np.ID]; ok {
-		return nil, &consign.Error{Code: consign.ErrConflict, Op: "CreatePackage", Key: string(np.ID), Err: fmt.Errorf("package %s already exists", np.ID)}
+	} else if t.idTaken(np.ID) {
+		return nil, &consign.Error{Code: consign.ErrConflict, Op: "CreatePackage", Key: string(np.ID), Err: fmt.Errorf("%s is already used", np.ID)}
 	}
-	np.SourceSite = t.st.opts.SiteCode
+	t.claim(np.ID)
+	if np.SourceSite == "" {
+		np.SourceSite = t.st.opts.SiteCode
+	}
 	if np.HasSource() && np.SourceVersion == 0 {
 		np.SourceVersion = 1
 		np.SourceDate = t.now
@@ -46,6 +49,7 @@ func (t *tx) planPackage(p *pkg.Package) (*pkg.Package, error) {
 		return nil, err
 	}
 	t.put(kindPackage, string(np.ID), nil, &np)
+	t.guard(kindPackage, string(np.ID))
 	t.newPackage = &np
 	return &np, nil
 }
@@ -101,6 +105,9 @@ func (s *Site) UpdatePackageSource(ctx context.Context, id consign.ObjectID, m p
 		np.SourceDate = t.now
 		t.put(kindPackage, string(id), nil, &np)
 		for _, nal := range sortedKeys(t.st.pkgDPs[id]) {
+			if t.st.pkgDPs[id][nal].Removing() {
+				continue // on its way out; the new version is not sent there
+			}
 			if err := t.dpEvent(id, nal, distpoint.Update, np.SourceVersion); err != nil {
 				return err
 			}
@@ -119,6 +126,16 @@ func (s *Site) DeletePackage(ctx context.Context, id consign.ObjectID) error {
 		if _, err := t.ownPackage("DeletePackage", id); err != nil {
 			return err
 		}
+		var users []string
+		for _, r := range sortedRefs(t.st.programs) {
+			if p := t.st.programs[r]; r.PackageID != id && p.Dependency != nil && p.Dependency.PackageID == id {
+				users = append(users, "program "+r.String()+" runs "+p.Dependency.String()+" first")
+			}
+		}
+		if len(users) > 0 {
+			return &consign.Error{Code: consign.ErrFailedPrecondition, Op: "DeletePackage", Key: string(id),
+				Err: fmt.Errorf("still used: %s", strings.Join(users, ", "))}
+		}
 		for _, a := range t.st.ads {
 			if a.ad.PackageID == id {
 				t.deleteAdvertisement(a)
@@ -127,8 +144,10 @@ func (s *Site) DeletePackage(ctx context.Context, id consign.ObjectID) error {
 		for ref := range t.st.programs {
 			if ref.PackageID == id {
 				t.del(kindProgram, programKey(ref))
+				t.unguard(kindProgram, programKey(ref))
 			}
 		}
+		t.unguard(kindPackage, string(id))
 		for _, nal := range sortedKeys(t.st.pkgDPs[id]) {
 			if err := t.dpEvent(id, nal, distpoint.Remove, 0); err != nil {
 				return err
@@ -222,11 +241,45 @@ func (t *tx) planProgram(op string, p *pkg.Program, create bool) error {
 		np.Dependency = &dep
 	}
 	t.plannedPrograms()[np.Ref()] = &np
-	if err := pkg.CheckChains(t.allPrograms()); err != nil {
+	// Any loop or missing program this change creates lies on np's own
+	// chain; problems elsewhere on the site are not this change's.
+	if _, err := pkg.RunOrder(np.Ref(), t.lookupProgram, func(pkg.ProgramRef) bool { return false }); err != nil {
 		return err
+	}
+	if !create {
+		// The advertisements of the program are validated against it (an
+		// on-logoff assignment needs "no user logged on", §1.3).
+		var probs consign.Problems
+		for _, id := range sortedKeys(t.st.ads) {
+			a := t.st.ads[id].ad
+			if a.PackageID == np.PackageID && a.ProgramName == np.Name {
+				if err := a.Validate(&np); err != nil {
+					probs.AddValue("Program", np.Ref().String(), fmt.Sprintf("advertisement %s would become invalid: %v", id, err))
+				}
+			}
+		}
+		if err := probs.Err(); err != nil {
+			return err
+		}
+	}
+	t.guard(kindPackage, string(np.PackageID))
+	if create {
+		t.guard(kindProgram, programKey(np.Ref()))
+	}
+	if np.Dependency != nil {
+		t.guard(kindProgram, programKey(*np.Dependency))
 	}
 	t.put(kindProgram, programKey(np.Ref()), map[string]string{"package": string(np.PackageID)}, &np)
 	return nil
+}
+
+// lookupProgram finds a program planned in this tx or stored.
+func (t *tx) lookupProgram(r pkg.ProgramRef) (*pkg.Program, bool) {
+	if p, ok := t.programs[r]; ok {
+		return p, true
+	}
+	p, ok := t.st.programs[r]
+	return p, ok
 }
 
 // plannedPrograms holds programs written by this plan, so that chain checks
@@ -238,18 +291,14 @@ func (t *tx) plannedPrograms() map[pkg.ProgramRef]*pkg.Program {
 	return t.programs
 }
 
-func (t *tx) allPrograms() []*pkg.Program {
-	all := make([]*pkg.Program, 0, len(t.st.programs)+len(t.programs))
-	for ref, p := range t.st.programs {
-		if _, replaced := t.programs[ref]; !replaced {
-			all = append(all, p)
-		}
+// sortedRefs returns the program references of m in order.
+func sortedRefs[V any](m map[pkg.ProgramRef]V) []pkg.ProgramRef {
+	refs := make([]pkg.ProgramRef, 0, len(m))
+	for r := range m {
+		refs = append(refs, r)
 	}
-	for _, p := range t.programs {
-		all = append(all, p)
-	}
-	slices.SortFunc(all, func(a, b *pkg.Program) int { return strings.Compare(a.Ref().String(), b.Ref().String()) })
-	return all
+	slices.SortFunc(refs, func(a, b pkg.ProgramRef) int { return strings.Compare(a.String(), b.String()) })
+	return refs
 }
 
 // DeleteProgram deletes a program. Like ConfigMgr (a program stays in
@@ -270,9 +319,9 @@ func (s *Site) DeleteProgram(ctx context.Context, ref pkg.ProgramRef) error {
 				users = append(users, "advertisement "+string(id))
 			}
 		}
-		for _, p := range t.allPrograms() {
-			if p.Dependency != nil && *p.Dependency == ref {
-				users = append(users, "program "+p.Ref().String())
+		for _, r := range sortedRefs(t.st.programs) {
+			if p := t.st.programs[r]; p.Dependency != nil && *p.Dependency == ref {
+				users = append(users, "program "+r.String())
 			}
 		}
 		if len(users) > 0 {
@@ -280,6 +329,7 @@ func (s *Site) DeleteProgram(ctx context.Context, ref pkg.ProgramRef) error {
 				Err: fmt.Errorf("still used by %s", strings.Join(users, ", "))}
 		}
 		t.del(kindProgram, programKey(ref))
+		t.unguard(kindProgram, programKey(ref))
 		return nil
 	})
 }

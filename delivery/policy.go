@@ -161,6 +161,7 @@ func (st *state) offer(a *adState, rid uint32, df advertisement.DeviceFacts, his
 	ref := pkg.ProgramRef{PackageID: ad.PackageID, Program: ad.ProgramName}
 	if prog == nil {
 		o.Problem = "program " + ref.String() + " does not exist"
+		o.Decision = advertisement.Offer{State: advertisement.Rejected, Reason: o.Problem}
 		return o
 	}
 	o.Program = prog
@@ -173,7 +174,10 @@ func (st *state) offer(a *adState, rid uint32, df advertisement.DeviceFacts, his
 		return p, ok
 	}, func(r pkg.ProgramRef) bool { return hist[r].Ran && hist[r].Succeeded })
 	if err != nil {
+		// A program whose "run another program first" chain is broken
+		// cannot run (§1.3).
 		o.Problem = err.Error()
+		o.Decision = advertisement.Offer{State: advertisement.Rejected, Reason: "dependency: " + o.Problem}
 		return o
 	}
 	for _, r := range order[:len(order)-1] {

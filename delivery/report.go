@@ -23,9 +23,10 @@ type ReportResult struct {
 }
 
 // Report takes in a batch of status messages from one device. Intake is
-// idempotent: a message whose ID was already taken in is counted as a
+// idempotent: a message whose ID the device already sent is counted as a
 // duplicate and changes nothing, so a device may resend a batch whose reply
-// it lost. The batch is validated as a whole; messages are applied in time
+// it lost. Message IDs need only be unique per device; they are kept until
+// the device is deleted. The batch is validated as a whole; messages are applied in time
 // order to the device's status per advertisement (§4.2), and the device's
 // execution history per program (§1.18: what rerun rules are checked
 // against) follows its run results. Everything is written in one atomic
@@ -52,7 +53,7 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 				probs.Merge(prefixed(err, "msgs", i))
 				continue
 			}
-			if _, seen := t.st.seen[m.ID]; seen || inBatch[m.ID] {
+			if _, seen := t.st.received[resourceID][m.ID]; seen || inBatch[m.ID] {
 				res.Duplicates++
 				continue
 			}
@@ -86,7 +87,7 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 					histories[ref] = advertisement.History{Ran: true, LastRun: m.Time, Succeeded: succeeded}
 				}
 			}
-			t.put(kindMessage, m.ID, map[string]string{"advertisement": string(m.AdvertisementID), "device": deviceKey(resourceID)}, m)
+			t.put(kindMessage, messageKey(resourceID, m.ID), map[string]string{"advertisement": string(m.AdvertisementID), "device": deviceKey(resourceID)}, m)
 			res.Accepted++
 		}
 		for _, id := range sortedKeys(statuses) {

@@ -31,7 +31,10 @@ type Site struct {
 
 	mu     sync.RWMutex
 	closed bool
-	st     *state
+	// stale is set when a committed write could not be followed by a
+	// catch-up; the next workflow catches up first.
+	stale bool
+	st    *state
 }
 
 // Open loads a Site from store. transport may be nil (devices then learn of
@@ -79,63 +82,72 @@ func (s *Site) SiteCode() consign.SiteCode { return s.opts.SiteCode }
 // does an advertisement updated after its devices reported status). So the
 // changes are read in full and applied by kind in dependency order, and
 // collections — which depend on each other through limits — in as many
-// passes as their limits need.
+// passes as their limits need. The Site's revision moves only once the
+// whole batch is applied, so a failed read is simply tried again later.
 func (s *Site) catchUpLocked(ctx context.Context) error {
 	const page = 10000
 	var all []Change
-	for after := s.st.rev; ; {
-		changes, err := s.store.Changes(ctx, after, page)
+	last := s.st.rev
+	for {
+		changes, err := s.store.Changes(ctx, last, page)
 		if err != nil {
 			return storeErr("load", err)
 		}
 		all = append(all, changes...)
+		if len(changes) > 0 {
+			last = changes[len(changes)-1].Record.Revision
+		}
 		if len(changes) < page {
 			break
 		}
-		after = changes[len(changes)-1].Record.Revision
-	}
-	if len(all) == 0 {
-		return nil
 	}
 	slices.SortStableFunc(all, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
 	now := s.opts.Clock()
-	var pending []Change
+	var collections []Change
 	for _, c := range all {
 		if c.Record.Kind == kindCollection {
-			pending = append(pending, c)
+			collections = append(collections, c)
 			continue
 		}
-		if len(pending) > 0 {
-			if err := s.applyCollections(pending, now); err != nil {
-				return err
-			}
-			pending = nil
+		if len(collections) > 0 {
+			s.applyCollections(collections, now)
+			collections = nil
 		}
-		if err := s.st.apply(c, now); err != nil {
-			return consign.Errorf(consign.ErrInvalid, "load", c.Record.Kind+"/"+c.Record.Key, "stored record cannot be applied: %w", err)
-		}
+		s.applyChange(c, now)
 	}
-	return s.applyCollections(pending, now)
+	s.applyCollections(collections, now)
+	s.st.rev = last
+	s.stale = false
+	return nil
+}
+
+// applyChange applies one stored change to memory. A record that cannot be
+// applied — written by a newer or broken writer — is logged and left out
+// rather than making the whole site unusable.
+func (s *Site) applyChange(c Change, now time.Time) {
+	if err := s.st.apply(c, now); err != nil {
+		s.opts.Logger.Error("stored record cannot be applied; leaving it out", "kind", c.Record.Kind, "key", c.Record.Key, "revision", c.Record.Revision, "err", err)
+	}
 }
 
 // applyCollections applies collection changes in passes until every one
 // whose limiting collections exist has been applied.
-func (s *Site) applyCollections(pending []Change, now time.Time) error {
+func (s *Site) applyCollections(pending []Change, now time.Time) {
 	for len(pending) > 0 {
 		var next []Change
-		var lastErr error
 		for _, c := range pending {
 			if err := s.st.apply(c, now); err != nil {
-				next, lastErr = append(next, c), err
+				next = append(next, c)
 			}
 		}
 		if len(next) == len(pending) {
-			c := next[0]
-			return consign.Errorf(consign.ErrInvalid, "load", c.Record.Kind+"/"+c.Record.Key, "stored record cannot be applied: %w", lastErr)
+			for _, c := range next {
+				s.applyChange(c, now) // logs why
+			}
+			return
 		}
 		pending = next
 	}
-	return nil
 }
 
 // kindRank orders record kinds so that what an object refers to is applied
@@ -211,6 +223,11 @@ func (s *Site) attempt(ctx context.Context, op string, plan func(t *tx) error) (
 	if s.closed {
 		return nil, &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: errors.New("site is closed")}
 	}
+	if s.stale {
+		if err := s.catchUpLocked(ctx); err != nil {
+			return nil, err
+		}
+	}
 	t := &tx{st: s.st, now: s.opts.Clock()}
 	if err := plan(t); err != nil {
 		return nil, err
@@ -228,23 +245,24 @@ func (s *Site) attempt(ctx context.Context, op string, plan func(t *tx) error) (
 		}
 		return nil, errRetry
 	}
+	// The write has committed: from here on the workflow succeeds.
 	if rev != s.st.rev+1 {
 		// Another writer committed revisions this Site has not seen: follow
 		// the feed, which holds them and this write, in order.
 		if err := s.catchUpLocked(ctx); err != nil {
-			return nil, err
+			s.opts.Logger.Warn("catching up after a write failed; will retry before the next workflow", "op", op, "err", err)
+			s.stale = true
 		}
 		return s.st.drainNotify(), nil
 	}
-	for _, w := range t.writes {
+	writes := slices.Clone(t.writes)
+	slices.SortStableFunc(writes, func(a, b Write) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
+	for _, w := range writes {
 		c := Change{Record: w.Record, Deleted: w.Op == Delete}
 		c.Record.Revision = rev
-		if err := s.st.apply(c, t.now); err != nil {
-			// The plan encoded these records itself; failing to decode
-			// them is a bug, not bad input.
-			panic(fmt.Sprintf("delivery: applying own write %s/%s: %v", w.Record.Kind, w.Record.Key, err))
-		}
+		s.applyChange(c, t.now)
 	}
+	s.st.rev = rev
 	return s.st.drainNotify(), nil
 }
 

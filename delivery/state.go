@@ -31,6 +31,9 @@ const (
 	kindStatus        = "adstatus"
 	kindHistory       = "history"
 	kindMessage       = "statusmsg"
+	// kindGuard records exist only to make a workflow that relies on an
+	// object conflict with one deleting it (see tx.guard).
+	kindGuard = "guard"
 )
 
 // counterKey is the one record holding the next object serial number.
@@ -60,6 +63,10 @@ func linkKey(parent, child consign.ObjectID) string { return string(parent) + "/
 func statusKey(ad consign.ObjectID, rid uint32) string { return string(ad) + "/" + deviceKey(rid) }
 
 func historyKey(rid uint32, r pkg.ProgramRef) string { return deviceKey(rid) + "/" + r.String() }
+
+// messageKey keys a status message by device and the device's message ID:
+// IDs need only be unique per device.
+func messageKey(rid uint32, id string) string { return deviceKey(rid) + "/" + id }
 
 func packageDPKey(id consign.ObjectID, nal string) string { return string(id) + "|" + nal }
 
@@ -110,7 +117,9 @@ type state struct {
 	// windows holds the enabled maintenance windows of each collection that
 	// has any (§1.7), for the offer decision.
 	colWindows map[consign.ObjectID][]collection.ServiceWindow
-	seen       map[string]struct{}
+	// received holds, per device, the IDs of the status messages taken in
+	// (kept until the device is deleted).
+	received map[uint32]map[string]struct{}
 
 	locMu     sync.Mutex // guards locations, filled on read paths too
 	locations map[string]*time.Location
@@ -136,7 +145,7 @@ func newState(o Options) *state {
 		history:    make(map[uint32]map[pkg.ProgramRef]advertisement.History),
 		facts:      make(map[uint32]deviceFacts),
 		colWindows: make(map[consign.ObjectID][]collection.ServiceWindow),
-		seen:       make(map[string]struct{}),
+		received:   make(map[uint32]map[string]struct{}),
 		locations:  make(map[string]*time.Location),
 		notify:     make(map[uint32]struct{}),
 	}
@@ -163,9 +172,6 @@ func (st *state) apply(c Change, now time.Time) error {
 		delete(st.revs, k)
 	} else {
 		st.revs[k] = r.Revision
-	}
-	if r.Revision > st.rev {
-		st.rev = r.Revision
 	}
 	switch r.Kind {
 	case kindCounter:
@@ -203,10 +209,24 @@ func (st *state) apply(c Change, now time.Time) error {
 	case kindHistory:
 		return st.applyHistory(c)
 	case kindMessage:
+		dev, id, err := splitKey(r.Key, "/")
+		if err != nil {
+			return err
+		}
+		rid, err := parseDeviceKey(dev)
+		if err != nil {
+			return err
+		}
 		if c.Deleted {
-			delete(st.seen, r.Key)
+			delete(st.received[rid], id)
+			if len(st.received[rid]) == 0 {
+				delete(st.received, rid)
+			}
 		} else {
-			st.seen[r.Key] = struct{}{}
+			if st.received[rid] == nil {
+				st.received[rid] = make(map[string]struct{})
+			}
+			st.received[rid][id] = struct{}{}
 		}
 	default:
 		// Kinds written by a newer Site version are kept in the store and
@@ -278,6 +298,9 @@ func (st *state) resolve(a *adState) {
 func (st *state) applyCollection(c Change, now time.Time) error {
 	id := consign.ObjectID(c.Record.Key)
 	if c.Deleted {
+		if _, known := st.engine.Collection(id); !known {
+			return nil // deleted before this Site loaded it
+		}
 		d, err := st.engine.RemoveCollection(id)
 		if err != nil {
 			return err
@@ -299,13 +322,14 @@ func (st *state) applyCollection(c Change, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	hadWindows := len(st.colWindows[id]) > 0
 	delete(st.colWindows, id)
 	for _, w := range col.ServiceWindows {
 		if w.Enabled {
 			st.colWindows[id] = append(st.colWindows[id], w)
 		}
 	}
-	if len(st.colWindows[id]) > 0 {
+	if hadWindows || len(st.colWindows[id]) > 0 {
 		// Members may have gained or lost a window.
 		for _, rid := range st.engine.Members(id) {
 			st.notify[rid] = struct{}{}
@@ -539,8 +563,10 @@ func (st *state) applyStatus(c Change) error {
 		return err
 	}
 	a := st.ads[consign.ObjectID(ad)]
-	if a == nil {
-		return nil // the advertisement was deleted in the same or a later write
+	if _, known := st.facts[rid]; a == nil || !known && !c.Deleted {
+		// The advertisement or the device was deleted (possibly by another
+		// Site while this status was reported): the status is an orphan.
+		return nil
 	}
 	old, had := a.statuses[rid]
 	if had {

@@ -28,6 +28,8 @@ type tx struct {
 	newPackage *pkg.Package
 	// newCollection is a collection created earlier in this plan.
 	newCollection *collection.Collection
+	// ids are the object IDs this plan creates.
+	ids map[consign.ObjectID]bool
 }
 
 func (t *tx) expect(kind, key string) int64 {
@@ -54,6 +56,11 @@ func (t *tx) put(kind, key string, index map[string]string, v any) {
 		// Every stored type is plain data; failing to encode one is a bug.
 		panic(fmt.Sprintf("delivery: encoding %s/%s: %v", kind, key, err))
 	}
+	t.putData(kind, key, index, data)
+}
+
+// putData writes already encoded data as the record kind/key.
+func (t *tx) putData(kind, key string, index map[string]string, data []byte) {
 	t.add(Write{Op: Put, Record: Record{Kind: kind, Key: key, Index: index, Data: data}, Expect: t.expect(kind, key)})
 }
 
@@ -69,6 +76,23 @@ func (t *tx) del(kind, key string) {
 	t.add(Write{Op: Delete, Record: Record{Kind: kind, Key: key}, Expect: t.expect(kind, key)})
 }
 
+// guard records that this plan relies on the object kind/key staying: it
+// rewrites the object's guard record (created with the object). Deleting the object deletes the guard
+// with the revision the deleter saw (unguard), so a deletion racing with
+// this plan in another Site process conflicts with it, whichever commits
+// first — instead of leaving, say, an advertisement of a deleted
+// collection.
+func (t *tx) guard(kind, key string) {
+	t.put(kindGuard, kind+"/"+key, nil, struct{}{})
+}
+
+// unguard deletes the guard of kind/key along with the object, expecting
+// the guard as this Site saw it (absent included).
+func (t *tx) unguard(kind, key string) {
+	k := kind + "/" + key
+	t.add(Write{Op: Delete, Record: Record{Kind: kindGuard, Key: k}, Expect: t.expect(kindGuard, k)})
+}
+
 // newID hands out the next object ID of this site, persisting the counter
 // in the same atomic write.
 func (t *tx) newID() consign.ObjectID {
@@ -79,7 +103,7 @@ func (t *tx) newID() consign.ObjectID {
 		}
 	}
 	id := consign.NewObjectID(t.st.opts.SiteCode, t.serial)
-	for t.st.idTaken(id) {
+	for t.idTaken(id) {
 		t.serial++
 		id = consign.NewObjectID(t.st.opts.SiteCode, t.serial)
 	}
@@ -88,17 +112,29 @@ func (t *tx) newID() consign.ObjectID {
 	return id
 }
 
-// idTaken reports whether a package, collection or advertisement has id
-// (imported objects may use this site's code).
-func (st *state) idTaken(id consign.ObjectID) bool {
-	if _, ok := st.packages[id]; ok {
+// idTaken reports whether a package, collection or advertisement has id,
+// stored or planned in this tx (imported objects may use this site's code,
+// and one DistributeSoftware creates several objects).
+func (t *tx) idTaken(id consign.ObjectID) bool {
+	if t.ids[id] {
 		return true
 	}
-	if _, ok := st.ads[id]; ok {
+	if _, ok := t.st.packages[id]; ok {
 		return true
 	}
-	_, ok := st.engine.Collection(id)
+	if _, ok := t.st.ads[id]; ok {
+		return true
+	}
+	_, ok := t.st.engine.Collection(id)
 	return ok
+}
+
+// claim records that this tx creates an object with id.
+func (t *tx) claim(id consign.ObjectID) {
+	if t.ids == nil {
+		t.ids = make(map[consign.ObjectID]bool)
+	}
+	t.ids[id] = true
 }
 
 // sortedKeys returns m's keys in order.
@@ -121,6 +157,27 @@ func mustDecode(data []byte, v any) {
 // prefixed puts a path prefix such as "NewPrograms[2]" before the field of
 // every validation error in err.
 func prefixed(err error, field string, i int) error {
+	return rewrite(err, func(ve *consign.ValidationError) *consign.ValidationError {
+		return &consign.ValidationError{Field: fmt.Sprintf("%s[%d].%s", field, i, ve.Field), Value: ve.Value, Rule: ve.Rule}
+	})
+}
+
+// without drops the validation errors about the given fields from err.
+func without(err error, fields ...string) error {
+	return rewrite(err, func(ve *consign.ValidationError) *consign.ValidationError {
+		if slices.Contains(fields, ve.Field) {
+			return nil
+		}
+		return ve
+	})
+}
+
+// rewrite maps every validation error in err through f (nil drops it);
+// other errors are kept as they are.
+func rewrite(err error, f func(*consign.ValidationError) *consign.ValidationError) error {
+	if err == nil {
+		return nil
+	}
 	var probs consign.Problems
 	var me interface{ WrappedErrors() []error }
 	errs := []error{err}
@@ -129,10 +186,10 @@ func prefixed(err error, field string, i int) error {
 	}
 	for _, e := range errs {
 		var ve *consign.ValidationError
-		if errors.As(e, &ve) {
-			probs.AddValue(fmt.Sprintf("%s[%d].%s", field, i, ve.Field), ve.Value, ve.Rule)
-		} else {
+		if !errors.As(e, &ve) {
 			probs.Merge(e)
+		} else if nv := f(ve); nv != nil {
+			probs.AddValue(nv.Field, nv.Value, nv.Rule)
 		}
 	}
 	return probs.Err()

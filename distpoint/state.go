@@ -51,6 +51,12 @@ type PackageStatus struct {
 	LastError     string
 }
 
+// Removing reports whether the package is being (or failed to be) removed
+// from the DP.
+func (s PackageStatus) Removing() bool {
+	return s.State == RemovalPending || s.State == RemovalRetrying || s.State == RemovalFailed
+}
+
 // Event is something that happens to a package on a DP.
 type Event int
 
@@ -101,7 +107,7 @@ func (r Retry) Limits() Retry {
 func (s PackageStatus) Transition(ev Event, version uint32, at time.Time, retry Retry) (next PackageStatus, gone bool, err error) {
 	retry = retry.Limits()
 	next = s
-	removing := s.State == RemovalPending || s.State == RemovalRetrying || s.State == RemovalFailed
+	removing := s.Removing()
 	bad := func() (PackageStatus, bool, error) {
 		return s, false, consign.Errorf(consign.ErrFailedPrecondition, "distpoint", string(s.PackageID)+" on "+s.NALPath,
 			"event %d not allowed in state %s", ev, s.State)
