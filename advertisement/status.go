@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/consign/consign"
+	pkg "github.com/consign/consign/package"
 )
 
 // AcceptanceState is the acceptance track of a client's status for one
@@ -206,6 +207,11 @@ type Message struct {
 	Time            time.Time // when the device raised it
 	ExitCode        int       // for events that carry one (Succeeded, Failed, Retrying, RestartPending)
 	Detail          string    // status MIF text, or a reason
+	// RunFirst, when set, says the message is about a program the
+	// advertised program runs first ("run another program first", §1.3),
+	// not the advertised program itself: it feeds that program's execution
+	// history and leaves the advertisement's status alone.
+	RunFirst *pkg.ProgramRef
 }
 
 // Validate reports every problem with m.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
@@ -58,8 +59,13 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 				continue
 			}
 			inBatch[m.ID] = true
-			if _, ok := t.st.ads[m.AdvertisementID]; !ok {
+			a, ok := t.st.ads[m.AdvertisementID]
+			if !ok {
 				res.Unknown++
+				continue
+			}
+			if m.RunFirst != nil && !t.runsFirst(a.ad, *m.RunFirst) {
+				probs.AddValue(fmt.Sprintf("msgs[%d].RunFirst", i), m.RunFirst.String(), "must be a program the advertised program runs first")
 				continue
 			}
 			batch = append(batch, m)
@@ -72,20 +78,22 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 		histories := make(map[pkg.ProgramRef]advertisement.History)
 		for _, m := range batch {
 			a := t.st.ads[m.AdvertisementID]
+			if m.RunFirst != nil {
+				// A program run first: its history only (§1.3).
+				if succeeded, final := runOutcome(m.Event); final {
+					recordRun(histories, t.st.history[resourceID], *m.RunFirst, m.Time, succeeded)
+				}
+				t.put(kindMessage, messageKey(resourceID, m.ID), map[string]string{"advertisement": string(m.AdvertisementID), "device": deviceKey(resourceID)}, m)
+				res.Accepted++
+				continue
+			}
 			cs, ok := statuses[m.AdvertisementID]
 			if !ok && a.statuses[resourceID] != nil {
 				cs = *a.statuses[resourceID]
 			}
 			statuses[m.AdvertisementID] = cs.Apply(m)
 			if succeeded, final := runOutcome(m.Event); final {
-				ref := pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}
-				h, ok := histories[ref]
-				if !ok {
-					h = t.st.history[resourceID][ref]
-				}
-				if !h.Ran || !m.Time.Before(h.LastRun) {
-					histories[ref] = advertisement.History{Ran: true, LastRun: m.Time, Succeeded: succeeded}
-				}
+				recordRun(histories, t.st.history[resourceID], pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}, m.Time, succeeded)
 			}
 			t.put(kindMessage, messageKey(resourceID, m.ID), map[string]string{"advertisement": string(m.AdvertisementID), "device": deviceKey(resourceID)}, m)
 			res.Accepted++
@@ -101,6 +109,18 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 	return res, err
 }
 
+// recordRun notes a finished run of ref in the planned histories, unless an
+// equal or later run is already known (messages may arrive out of order).
+func recordRun(planned, stored map[pkg.ProgramRef]advertisement.History, ref pkg.ProgramRef, at time.Time, succeeded bool) {
+	h, ok := planned[ref]
+	if !ok {
+		h = stored[ref]
+	}
+	if !h.Ran || !at.Before(h.LastRun) {
+		planned[ref] = advertisement.History{Ran: true, LastRun: at, Succeeded: succeeded}
+	}
+}
+
 // runOutcome reports whether an event ends a run of the program and, if
 // so, whether the run succeeded: what execution history records (§3.2 4a).
 // A restart still pending counts as success (§3.5: "No action required"
@@ -114,6 +134,13 @@ func runOutcome(e advertisement.Event) (succeeded, final bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// runsFirst reports whether ref is on the "run another program first" chain
+// of the advertisement's program.
+func (t *tx) runsFirst(ad *advertisement.Advertisement, ref pkg.ProgramRef) bool {
+	order, err := pkg.RunOrder(pkg.ProgramRef{PackageID: ad.PackageID, Program: ad.ProgramName}, t.lookupProgram, func(pkg.ProgramRef) bool { return false })
+	return err == nil && slices.Contains(order[:len(order)-1], ref)
 }
 
 // Summary is an advertisement's status summary

@@ -467,6 +467,19 @@ func TestDependencyRunsFirst(t *testing.T) {
 	if len(o.RunFirst) != 1 || o.RunFirst[0].Name != "Runtime" {
 		t.Errorf("RunFirst = %v, want [Runtime]", o.RunFirst)
 	}
+	// Once the dependency has run successfully it is not run first again
+	// (only the first time, unless RunDependencyAlways: §1.3).
+	runtime := pkg.ProgramRef{PackageID: p.ID, Program: "Runtime"}
+	must(e.site.Report(e.ctx, 1, []advertisement.Message{{ID: "dep", AdvertisementID: a.ID, Event: advertisement.EventSucceeded, Time: t0, RunFirst: &runtime}}))
+	o, _ = offerFor(must(e.site.Policy(e.ctx, 1, nil)), a.ID)
+	if len(o.RunFirst) != 0 || o.Status != nil {
+		t.Errorf("after the dependency succeeded: RunFirst = %v, advertisement status %v; want none and no status", o.RunFirst, o.Status)
+	}
+	// A message about a program that is not on the chain is refused.
+	other := pkg.ProgramRef{PackageID: p.ID, Program: "Install"}
+	if _, err := e.site.Report(e.ctx, 1, []advertisement.Message{{ID: "x", AdvertisementID: a.ID, Event: advertisement.EventSucceeded, Time: t0, RunFirst: &other}}); !containsField(err, "msgs[0].RunFirst") {
+		t.Errorf("RunFirst naming the advertised program itself: err = %v", err)
+	}
 }
 
 func withPkg(p *pkg.Program, id consign.ObjectID) *pkg.Program {
