@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -75,6 +76,46 @@ func (m *siteMachine) createCollection(t *rapid.T) {
 		t.Fatal(err)
 	}
 	m.cols = append(m.cols, nc.ID)
+}
+
+func (m *siteMachine) deleteCollection(t *rapid.T) {
+	if len(m.cols) == 0 {
+		t.Skip("no collection")
+	}
+	i := rapid.IntRange(0, len(m.cols)-1).Draw(t, "i")
+	err := m.e.site.DeleteCollection(m.e.ctx, m.cols[i])
+	if errors.Is(err, consign.ErrFailedPrecondition) {
+		return // advertised to or limiting another: refused, nothing changed
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cols = slices.Delete(m.cols, i, i+1)
+}
+
+func (m *siteMachine) link(t *rapid.T) {
+	if len(m.cols) < 2 {
+		t.Skip("too few collections")
+	}
+	parent := rapid.SampledFrom(m.cols).Draw(t, "parent")
+	child := rapid.SampledFrom(m.cols).Draw(t, "child")
+	if err := m.e.site.LinkCollection(m.e.ctx, parent, child); err != nil && !errors.Is(err, consign.ErrInvalid) {
+		t.Fatal(err)
+	}
+}
+
+func (m *siteMachine) toggleSubcollections(t *rapid.T) {
+	if len(m.ads) == 0 {
+		t.Skip("no advertisement")
+	}
+	a, err := m.e.site.Advertisement(rapid.SampledFrom(m.ads).Draw(t, "ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.IncludeSubcollections = !a.IncludeSubcollections
+	if err := m.e.site.UpdateAdvertisement(m.e.ctx, a); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (m *siteMachine) advertise(t *rapid.T) {
@@ -195,13 +236,16 @@ func TestSiteIncrementalStateMatchesRecomputation(t *testing.T) {
 		e.site = e.open()
 		m := &siteMachine{e: e}
 		rt.Repeat(map[string]func(*rapid.T){
-			"putDevice":           m.putDevice,
-			"deleteDevice":        m.deleteDevice,
-			"createCollection":    m.createCollection,
-			"advertise":           m.advertise,
-			"report":              m.report,
-			"deleteAdvertisement": m.deleteAdvertisement,
-			"":                    m.check,
+			"putDevice":            m.putDevice,
+			"deleteDevice":         m.deleteDevice,
+			"createCollection":     m.createCollection,
+			"advertise":            m.advertise,
+			"report":               m.report,
+			"deleteAdvertisement":  m.deleteAdvertisement,
+			"deleteCollection":     m.deleteCollection,
+			"link":                 m.link,
+			"toggleSubcollections": m.toggleSubcollections,
+			"":                     m.check,
 		})
 		// A Site reopened over the same store rebuilds the same state.
 		reopened := e.open()
@@ -212,5 +256,23 @@ func TestSiteIncrementalStateMatchesRecomputation(t *testing.T) {
 				rt.Fatalf("%s: summary before reopen %+v, after %+v (%v)", ad.ID, a, b, err)
 			}
 		}
+		for id := uint32(1); id <= 8; id++ {
+			a, errA := e.site.Policy(e.ctx, id, nil)
+			b, errB := reopened.Policy(e.ctx, id, nil)
+			if (errA == nil) != (errB == nil) || errA == nil && len(a.Offers) != len(b.Offers) {
+				rt.Fatalf("device %d: policy before reopen has %v offers (%v), after %v (%v)", id, offersOf(a), errA, offersOf(b), errB)
+			}
+		}
 	})
+}
+
+func offersOf(p *delivery.Policy) []consign.ObjectID {
+	if p == nil {
+		return nil
+	}
+	var ids []consign.ObjectID
+	for _, o := range p.Offers {
+		ids = append(ids, o.Advertisement.ID)
+	}
+	return ids
 }
