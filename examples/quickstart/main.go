@@ -128,10 +128,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("distribute software: %w", err)
 	}
-	members, _ := site.Members(noReader.ID)
-	fmt.Printf("Package %s %q v%d on %d DP(s); advertisement %s targets collection %s (%d members of %d devices).\n\n",
+	for _, c := range []*collection.Collection{win7, noReader} {
+		members, _ := site.Members(c.ID)
+		fmt.Printf("Collection %s %-36q %3d of %d devices\n", c.ID, c.Name, len(members), len(devices))
+	}
+	fmt.Printf("Package %s %q v%d on %d DP(s) (%s); advertisement %s, mandatory as soon as possible.\n\n",
 		res.Package.ID, res.Package.Name, res.Package.SourceVersion, len(res.DistributionPoints),
-		res.Advertisement.ID, noReader.ID, len(members), len(devices))
+		res.DistributionPoints[0].State, res.Advertisement.ID)
 
 	// 5. Devices check in, act on their policy and report.
 	for _, d := range devices {
@@ -174,7 +177,15 @@ func simulate(rng *rand.Rand, rid uint32, o delivery.Offer, now time.Time) []adv
 		return []advertisement.Message{msg(advertisement.EventReceived, 0)}
 	}
 	out := []advertisement.Message{msg(advertisement.EventReceived, 0), msg(advertisement.EventDownloadStarted, 0),
-		msg(advertisement.EventDownloadComplete, 0), msg(advertisement.EventStarted, 0)}
+		msg(advertisement.EventDownloadComplete, 0)}
+	// "Run another program first": the VC runtime runs before Install, the
+	// first time only; its result goes to its own execution history.
+	for _, dep := range o.RunFirst {
+		m := msg(advertisement.EventSucceeded, 0)
+		m.RunFirst = &pkg.ProgramRef{PackageID: dep.PackageID, Program: dep.Name}
+		out = append(out, m)
+	}
+	out = append(out, msg(advertisement.EventStarted, 0))
 	codes := advertisement.DefaultExitCodes()
 	var exit int
 	switch r := rng.IntN(100); {
