@@ -128,9 +128,15 @@ func (s *Site) Policy(ctx context.Context, resourceID uint32, dev *DeviceState) 
 
 // adsFor returns the advertisements reaching members of cols, by ID.
 func (st *state) adsFor(cols []consign.ObjectID) []*adState {
-	var ads []*adState
-	for _, c := range cols {
-		ads = append(ads, st.applicableAds(c)...)
+	lists := make([][]*adState, len(cols))
+	n := 0
+	for i, c := range cols {
+		lists[i] = st.applicableAds(c)
+		n += len(lists[i])
+	}
+	ads := make([]*adState, 0, n)
+	for _, l := range lists {
+		ads = append(ads, l...)
 	}
 	slices.SortFunc(ads, func(a, b *adState) int { return cmp.Compare(a.order, b.order) })
 	return slices.Compact(ads)

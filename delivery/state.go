@@ -108,7 +108,7 @@ type state struct {
 	// applicable caches, per collection, the advertisements that reach its
 	// members: its own and those of ancestors that include subcollections.
 	// Policy fills it under the read lock, hence its own mutex.
-	appMu      sync.Mutex
+	appMu      sync.RWMutex
 	applicable map[consign.ObjectID][]*adState
 	dps        map[string]*distpoint.DistributionPoint
 	pkgDPs     map[consign.ObjectID]map[string]*distpoint.PackageStatus
@@ -418,15 +418,18 @@ func (st *state) setTargeted(a *adState, rid uint32, on bool) {
 // applicableAds returns the advertisements whose targets include collection
 // id: its own, and those of its ancestors that include subcollections.
 func (st *state) applicableAds(id consign.ObjectID) []*adState {
+	st.appMu.RLock()
+	list, ok := st.applicable[id]
+	st.appMu.RUnlock()
+	if ok {
+		return list
+	}
 	st.appMu.Lock()
 	defer st.appMu.Unlock()
 	if st.applicable == nil {
 		st.applicable = make(map[consign.ObjectID][]*adState)
 	}
-	if list, ok := st.applicable[id]; ok {
-		return list
-	}
-	list := slices.Clone(st.adsByCol[id])
+	list = slices.Clone(st.adsByCol[id])
 	for _, p := range st.ancestorsOrSelf(id)[1:] {
 		for _, a := range st.adsByCol[p] {
 			if a.ad.IncludeSubcollections {
