@@ -27,9 +27,11 @@ type Change struct {
 // Engine holds one site's devices and collections and the membership of
 // every collection (§1.6, §7). Devices are kept in a compact encoding (see
 // Engine.Device for what survives it) and decoded into wql rows only while
-// evaluations read them; memberships are bitmaps over dense device slots.
-// A million devices with some twenty inventory rows each take about a
-// gigabyte.
+// evaluations read them, and then only the properties some query reads
+// (wql.Query.Columns); repeated values are interned and carry their intern
+// id to the queries (wql.Sym), which memoise their conditions by it.
+// Memberships are bitmaps over dense device slots. A million devices with
+// some twenty inventory rows each take about 900 MB.
 //
 // Full evaluation (EvaluateAll, Evaluate, PutCollection) re-runs every rule
 // over every device, as ConfigMgr's scheduled update does. PutDevice and
@@ -64,15 +66,22 @@ type Engine struct {
 	// Collections.
 	entries []*entry // by num; nil when free
 	byID    map[consign.ObjectID]*entry
-	order   []*entry            // every collection after those its rules limit to
+	order   []*entry            // every collection after those its rules limit to (entry.pos)
+	nums    []int32             // free collection nums
 	direct  map[uint32][]*entry // ResourceID → collections with a direct rule for it
 	queries map[string]*query   // by text: collections often repeat a query
+
+	// The columns (indexed like interner.stats) some query reads, and how
+	// many queries read each: evaluations decode only those.
+	need     []bool
+	needRefs []int32
 
 	// Scratch, reused by every evaluation.
 	block   [64]resource // the devices of the word being evaluated
 	one     resource     // the device a global query's Prepare is reading
 	changed []uint64     // by num: the bits of the current word that changed
 	enc     encoder
+	sink    byte // see touch
 }
 
 // entry is one collection inside the Engine.
@@ -83,6 +92,8 @@ type entry struct {
 	direct  map[int]uint64 // word → bits of existing devices its direct rules name
 	members bitset
 	limits  []*entry // the distinct collections its rules limit to
+	users   []*entry // the collections whose rules limit to it
+	pos     int      // index in Engine.order
 	reads   classSet // classes any of its queries read
 	global  classSet // classes its global queries read
 }
@@ -124,6 +135,12 @@ func NewEngine(s *wql.Schema) *Engine {
 		zones:   []string{""},
 	}
 	e.in = newInterner(e.lay)
+	e.need = make([]bool, len(e.in.stats))
+	e.needRefs = make([]int32, len(e.in.stats))
+	for i := range e.block {
+		e.block[i].need = e.need
+	}
+	e.one.need = e.need
 	e.enc = encoder{l: e.lay, in: &e.in}
 	if err := e.install(allSystems()); err != nil {
 		panic("collection: All Systems: " + err.Error()) // a constant, which every test installs
@@ -246,16 +263,22 @@ func (e *Engine) install(c *Collection) error {
 		rules[i].query = q
 	}
 	for _, r := range rules {
-		r.refs++
+		if r.refs++; r.refs == 1 {
+			e.addColumns(r.q, 1)
+		}
 		e.queries[r.q.Source()] = r.query
 	}
 	x := e.byID[c.ID]
-	if x == nil {
+	isNew := x == nil
+	if isNew {
 		x = &entry{num: e.newNum()}
 		e.entries[x.num] = x
 		e.byID[c.ID] = x
 	} else {
 		e.drop(x)
+	}
+	for _, l := range x.limits {
+		l.users = slices.DeleteFunc(l.users, func(y *entry) bool { return y == x })
 	}
 	x.c, x.rules, x.limits, x.reads, x.global = c, rules, nil, 0, 0
 	for i, r := range c.QueryRules {
@@ -264,6 +287,7 @@ func (e *Engine) install(c *Collection) error {
 			ru.limit = e.byID[r.LimitToCollectionID]
 			if !slices.Contains(x.limits, ru.limit) {
 				x.limits = append(x.limits, ru.limit)
+				ru.limit.users = append(ru.limit.users, x)
 			}
 		}
 		x.reads |= ru.reads
@@ -278,15 +302,51 @@ func (e *Engine) install(c *Collection) error {
 			x.setDirect(s, true)
 		}
 	}
-	e.sortOrder()
+	e.place(x, isNew)
 	return nil
 }
 
-func (e *Engine) newNum() int32 {
-	for i, x := range e.entries {
-		if x == nil {
-			return int32(i)
+// place keeps e.order in limiting order after x was added (isNew) or its
+// limits changed: a new collection goes last, after everything it can limit
+// to; a changed one that now limits to a collection placed after it moves
+// last, with the collections it limits, in their order. The cost follows
+// x's dependents, not the number of collections, but for the move.
+func (e *Engine) place(x *entry, isNew bool) {
+	if isNew {
+		x.pos = len(e.order)
+		e.order = append(e.order, x)
+		return
+	}
+	if !slices.ContainsFunc(x.limits, func(l *entry) bool { return l.pos > x.pos }) {
+		return
+	}
+	deps := e.dependents(x)
+	moving := make(map[*entry]bool, len(deps))
+	for _, y := range deps {
+		moving[y] = true
+	}
+	order := make([]*entry, 0, len(e.order))
+	for _, y := range e.order {
+		if !moving[y] {
+			order = append(order, y)
 		}
+	}
+	e.order = append(order, deps...)
+	e.renumber(0)
+}
+
+// renumber sets entry.pos from e.order[from:] on.
+func (e *Engine) renumber(from int) {
+	for i := from; i < len(e.order); i++ {
+		e.order[i].pos = i
+	}
+}
+
+func (e *Engine) newNum() int32 {
+	if n := len(e.nums); n > 0 {
+		num := e.nums[n-1]
+		e.nums = e.nums[:n-1]
+		return num
 	}
 	e.entries = append(e.entries, nil)
 	e.changed = append(e.changed, 0)
@@ -298,6 +358,7 @@ func (e *Engine) drop(x *entry) {
 	for _, r := range x.rules {
 		if r.refs--; r.refs == 0 {
 			delete(e.queries, r.q.Source())
+			e.addColumns(r.q, -1)
 		}
 	}
 	for _, d := range x.c.DirectRules {
@@ -307,6 +368,16 @@ func (e *Engine) drop(x *entry) {
 		} else {
 			e.direct[d.ResourceID] = l
 		}
+	}
+}
+
+// addColumns counts the columns q reads (d = 1) or no longer reads (d = -1)
+// in e.need.
+func (e *Engine) addColumns(q *wql.Query, d int32) {
+	for _, col := range q.Columns() {
+		i := e.lay.statBase[col.Class] + col.Property
+		e.needRefs[i] += d
+		e.need[i] = e.needRefs[i] > 0
 	}
 }
 
@@ -322,48 +393,23 @@ func (x *entry) setDirect(slot int32, on bool) {
 	}
 }
 
-// sortOrder puts the collections in limiting order, ties by ID.
-func (e *Engine) sortOrder() {
-	ids := make([]consign.ObjectID, 0, len(e.byID))
-	for id := range e.byID {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	e.order = e.order[:0]
-	placed := map[*entry]bool{}
-	var place func(x *entry)
-	place = func(x *entry) {
-		if placed[x] {
-			return
-		}
-		placed[x] = true
-		for _, l := range x.limits {
-			place(l)
-		}
-		e.order = append(e.order, x)
-	}
-	for _, id := range ids {
-		place(e.byID[id])
-	}
-}
-
 // dependents returns x and every collection limited, directly or through
-// others, by x.
+// others, by x, in limiting order.
 func (e *Engine) dependents(x *entry) []*entry {
-	in := map[*entry]bool{x: true}
 	out := []*entry{x}
-	for _, y := range e.order { // limiting order: a collection's limits come first
-		if in[y] {
-			continue
-		}
-		for _, l := range y.limits {
-			if in[l] {
+	if len(x.users) == 0 {
+		return out
+	}
+	in := map[*entry]bool{x: true}
+	for i := 0; i < len(out); i++ {
+		for _, y := range out[i].users {
+			if !in[y] {
 				in[y] = true
 				out = append(out, y)
-				break
 			}
 		}
 	}
+	slices.SortFunc(out, func(a, b *entry) int { return cmp.Compare(a.pos, b.pos) })
 	return out
 }
 
@@ -379,10 +425,9 @@ func (e *Engine) RemoveCollection(id consign.ObjectID) (Delta, error) {
 	case strings.HasPrefix(string(id), "SMS"):
 		return Delta{}, consign.Errorf(consign.ErrFailedPrecondition, "RemoveCollection", string(id), "built-in collections cannot be removed")
 	}
-	for _, y := range e.order {
-		if slices.Contains(y.limits, x) {
-			return Delta{}, consign.Errorf(consign.ErrFailedPrecondition, "RemoveCollection", string(id), "collection %s limits a rule to it", y.c.ID)
-		}
+	if len(x.users) > 0 {
+		y := slices.MinFunc(x.users, func(a, b *entry) int { return strings.Compare(string(a.c.ID), string(b.c.ID)) })
+		return Delta{}, consign.Errorf(consign.ErrFailedPrecondition, "RemoveCollection", string(id), "collection %s limits a rule to it", y.c.ID)
 	}
 	var d Delta
 	for w, word := range x.members {
@@ -395,7 +440,12 @@ func (e *Engine) RemoveCollection(id consign.ObjectID) (Delta, error) {
 	e.drop(x)
 	delete(e.byID, id)
 	e.entries[x.num] = nil
-	e.sortOrder()
+	e.nums = append(e.nums, x.num)
+	for _, l := range x.limits {
+		l.users = slices.DeleteFunc(l.users, func(y *entry) bool { return y == x })
+	}
+	e.order = slices.Delete(e.order, x.pos, x.pos+1)
+	e.renumber(x.pos)
 	sortChanges(d.Changes)
 	return d, nil
 }
@@ -525,16 +575,23 @@ func (e *Engine) run(now time.Time, full, touched []*entry, dev int32) Delta {
 	for _, x := range touched {
 		isTouched[x.num] = true
 	}
-	// Only these collections, and those limited by them, can change.
-	active := make([]bool, len(e.entries))
-	var order []*entry
-	for _, x := range e.order {
-		active[x.num] = isFull[x.num] || isTouched[x.num] || slices.ContainsFunc(x.limits, func(l *entry) bool { return active[l.num] })
-		if active[x.num] {
-			order = append(order, x)
-			for _, r := range x.rules {
-				r.w = -1
+	// Only these collections, and those limited by them, can change. A run
+	// without a device (dev < 0) is given every collection limited by those
+	// in full, in limiting order.
+	order := full
+	if dev >= 0 {
+		order = nil
+		active := make([]bool, len(e.entries))
+		for _, x := range e.order {
+			active[x.num] = isFull[x.num] || isTouched[x.num] || slices.ContainsFunc(x.limits, func(l *entry) bool { return active[l.num] })
+			if active[x.num] {
+				order = append(order, x)
 			}
+		}
+	}
+	for _, x := range order {
+		for _, r := range x.rules {
+			r.w = -1
 		}
 	}
 	first, last := 0, len(e.live)
@@ -548,6 +605,9 @@ func (e *Engine) run(now time.Time, full, touched []*entry, dev int32) Delta {
 	for w := first; w < last; w++ {
 		live := e.live.word(w)
 		var loaded uint64
+		if last-first > 1 {
+			e.touch(w + 1)
+		}
 		for _, x := range order {
 			var dirty uint64
 			if isFull[x.num] {
@@ -618,6 +678,21 @@ func (e *Engine) run(now time.Time, full, touched []*entry, dev int32) Delta {
 	}
 	sortChanges(changes)
 	return Delta{Changes: changes}
+}
+
+// touch reads the encodings of the devices of word w, a cache line apart,
+// so that the processor fetches them from memory while the word before is
+// being evaluated: the loads do not depend on each other, so their misses
+// overlap, where the decoder's would come one after another.
+func (e *Engine) touch(w int) {
+	var sum byte
+	for word := e.live.word(w); word != 0; word &= word - 1 {
+		d := e.data[w<<6+bits.TrailingZeros64(word)]
+		for i := 0; i < len(d); i += 64 {
+			sum += d[i]
+		}
+	}
+	e.sink = sum
 }
 
 // prepared returns q prepared for now (the zero time: for its last

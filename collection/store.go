@@ -18,9 +18,14 @@ import (
 // A device's encoding is one section per schema class, in schema order, each
 // prefixed by its length in bytes (so a decoder skips the classes a query does
 // not read, and PutDevice finds the classes that changed by comparing
-// sections). Class 0's section is one row; any other's is a row count and the
-// rows. A row is its count of encoded properties (trailing NULLs are dropped)
-// and their values. ResourceID is not stored: every row gets the device's.
+// sections). A section is stored by column: its row count (absent for class
+// 0, which has one row), its count of columns (the properties up to the last
+// one any row has a value for), then each column as its length in bytes and
+// the values of every row, or length 0 when every row's is NULL. A decoder
+// thus skips the columns no query reads with one length, and NULL columns
+// (GroupID, RevisionID, …) cost a byte per class instead of one per row.
+// ResourceID is not stored (its column is empty): every row gets the
+// device's.
 //
 // A value starts with a tag byte: 0 is NULL. A String is tag 1 and an
 // interned id, or tag 2, a length and the bytes. An Integer is tag 1 and a
@@ -90,10 +95,15 @@ func (l *layout) property(c int, name string) (int, bool) {
 
 // interner shares the String and array values that repeat across devices
 // (DisplayName, Publisher, OU paths, subnets), so each is stored once and
-// decodes without allocating. Whether a property's values are worth interning
-// is learned per property: once its new values outnumber its repeats (names,
-// GUIDs, IP addresses), further new ones are stored inline. The table only
-// grows.
+// decodes without allocating, and carries its index as its wql id (wql.Sym),
+// by which a wql.Prepared memoises conditions. Whether a property's values
+// are worth interning is learned per property: while the values it has
+// interned (past the first 32) outnumber the repeats found among them
+// (names, GUIDs, IP addresses), further new ones are stored inline. (Counting
+// the new values stored inline as well, as this once did, starves a property
+// with a few hundred values spread evenly, such as subnets: its first values
+// cannot repeat often enough to keep up, and most devices then stored theirs
+// inline.) The table only grows.
 type interner struct {
 	strs  map[string]uint32
 	arrs  map[string]uint32 // key: the array's inline encoding
@@ -102,8 +112,8 @@ type interner struct {
 }
 
 // internStat counts a property's lookups that found their value (hits) and
-// that did not (misses).
-type internStat struct{ hits, misses uint32 }
+// the values it added (added).
+type internStat struct{ hits, added uint32 }
 
 func newInterner(l *layout) interner {
 	n := l.statBase[len(l.statBase)-1] + len(l.classes[len(l.classes)-1].Properties)
@@ -118,12 +128,14 @@ func (in *interner) lookup(m map[string]uint32, stat int, key string, mk func() 
 		st.hits++
 		return id, true
 	}
-	st.misses++
-	if st.misses > 32 && st.misses > st.hits {
+	if st.added >= 32 && st.added > st.hits {
 		return 0, false
 	}
+	st.added++
 	id := uint32(len(in.vals))
-	in.vals = append(in.vals, mk())
+	// The id tags the value, so that a wql.Prepared memoises conditions on
+	// it (see wql.Sym).
+	in.vals = append(in.vals, wql.Interned(mk(), int32(id)))
 	m[strings.Clone(key)] = id
 	return id, true
 }
@@ -134,6 +146,7 @@ type encoder struct {
 	in  *interner
 	buf []byte // the device so far
 	sec []byte // the section being built
+	col []byte // the column being built
 	arr []byte // an inline array being built
 }
 
@@ -152,20 +165,36 @@ func (e *encoder) section(c int, rows []wql.Row) {
 	if c != 0 {
 		e.sec = binary.AppendUvarint(e.sec, uint64(len(rows)))
 	}
+	rid := e.l.rid[c]
+	ncols := 0
 	for _, row := range rows {
-		n := len(row)
-		for n > 0 && row[n-1].IsNull() {
-			n--
-		}
-		n = max(n, e.l.rid[c]+1) // decoding puts the ResourceID there
-		e.sec = binary.AppendUvarint(e.sec, uint64(n))
-		for j := range n {
-			if j >= len(row) || j == e.l.rid[c] {
-				e.sec = append(e.sec, tagNull)
-				continue
+		for j := len(row) - 1; j >= ncols; j-- {
+			if j != rid && !row[j].IsNull() {
+				ncols = j + 1
+				break
 			}
-			e.sec = e.value(e.sec, e.l.classes[c].Properties[j], e.l.statBase[c]+j, row[j])
 		}
+	}
+	e.sec = binary.AppendUvarint(e.sec, uint64(ncols))
+	for j := range ncols {
+		e.col = e.col[:0]
+		null := true
+		if j != rid {
+			for _, row := range rows {
+				var v wql.Value
+				if j < len(row) {
+					v = row[j]
+				}
+				null = null && v.IsNull()
+				e.col = e.value(e.col, e.l.classes[c].Properties[j], e.l.statBase[c]+j, v)
+			}
+		}
+		if null {
+			e.sec = append(e.sec, 0)
+			continue
+		}
+		e.sec = binary.AppendUvarint(e.sec, uint64(len(e.col)))
+		e.sec = append(e.sec, e.col...)
 	}
 	e.buf = binary.AppendUvarint(e.buf, uint64(len(e.sec)))
 	e.buf = append(e.buf, e.sec...)
@@ -281,9 +310,14 @@ func classesOf(cs []int) (s classSet) {
 // first Rows call for it and reuses its buffers from device to device, so
 // evaluation does not allocate (except for arrays stored inline, which
 // wql.Array copies).
+//
+// When need is set, only the properties it marks (indexed like
+// interner.stats) are decoded; the others read NULL. The Engine points it at
+// the union of the columns its queries read (wql.Query.Columns).
 type resource struct {
 	l    *layout
 	in   *interner
+	need []bool
 	rid  uint32
 	secs [][]byte
 	rows [][]wql.Row // per class, valid when done
@@ -320,23 +354,67 @@ func (r *resource) decode(c int) {
 	if c != 0 {
 		nrows, pos = uvarint(b, 0)
 	}
+	ncols, pos := uvarint(b, pos)
 	props := r.l.classes[c].Properties
 	rid := r.l.rid[c]
+	width := int(ncols)
+	var need []bool
+	if r.need != nil {
+		base := r.l.statBase[c]
+		need = r.need[base : base+len(props)]
+		width = min(width, lastTrue(need)+1)
+	}
+	width = max(width, rid+1)
+	start := len(r.vals)
+	r.vals = slices.Grow(r.vals, int(nrows)*width)[:start+int(nrows)*width]
+	vals := r.vals[start:]
+	clear(vals)
 	first := len(r.buf)
-	for range nrows {
-		var n uint64
-		n, pos = uvarint(b, pos)
-		start := len(r.vals)
-		r.vals = slices.Grow(r.vals, int(n))[:start+int(n)]
-		row := r.vals[start:len(r.vals):len(r.vals)]
-		for j := range row {
-			pos = r.value(&row[j], &props[j], b, pos)
-		}
+	for i := range int(nrows) {
+		row := vals[i*width : (i+1)*width : (i+1)*width]
 		row[rid] = wql.Int(int64(r.rid))
 		r.buf = append(r.buf, row)
 	}
-	r.rows[c] = r.buf[first:len(r.buf):len(r.buf)]
+	rows := r.buf[first:len(r.buf):len(r.buf)]
+	for j := range min(int(ncols), width) {
+		var n uint64
+		n, pos = uvarint(b, pos)
+		if n == 0 {
+			continue
+		}
+		if need == nil || need[j] {
+			p, prop := pos, &props[j]
+			if prop.Type == wql.String && !prop.Array { // most columns: interned Strings
+				vals := r.in.vals
+				for _, row := range rows {
+					if b[p] == tagIntern {
+						var id uint64
+						id, p = uvarint(b, p+1)
+						row[j] = vals[id]
+					} else {
+						p = r.scalar(&row[j], wql.String, b, p)
+					}
+				}
+			} else {
+				for _, row := range rows {
+					p = r.value(&row[j], prop, b, p)
+				}
+			}
+		}
+		pos += int(n)
+	}
+	r.rows[c] = rows
 	r.done[c] = true
+}
+
+// lastTrue returns the index of the last true in bs, or -1.
+func lastTrue(bs []bool) int {
+	for i := len(bs) - 1; i >= 0; i-- {
+		if bs[i] {
+			return i
+		}
+	}
+	return -1
 }
 
 // value decodes the value of property p at b[pos:] into dst and returns the

@@ -1,6 +1,7 @@
 package wql
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ type Query struct {
 	main    *scope
 	subs    []*rin // every sub-select, inner ones before the ones holding them
 	classes []int
+	columns []Column
 	global  bool
 	usesNow bool
 }
@@ -168,6 +170,10 @@ func Compile(src string, s *Schema) (*Query, error) {
 	}
 	slices.Sort(c.q.classes)
 	c.q.classes = slices.Compact(c.q.classes)
+	slices.SortFunc(c.q.columns, func(a, b Column) int {
+		return cmp.Or(cmp.Compare(a.Class, b.Class), cmp.Compare(a.Property, b.Property))
+	})
+	c.q.columns = slices.Compact(c.q.columns)
 	return c.q, nil
 }
 
@@ -178,6 +184,16 @@ func (q *Query) Source() string { return q.src }
 // joins, sub-selects), sorted, without duplicates. A change to a resource's
 // rows of any other class cannot change whether it matches.
 func (q *Query) Classes() []int { return slices.Clone(q.classes) }
+
+// Column is a property of a class, as schema indices.
+type Column struct{ Class, Property int }
+
+// Columns reports every property the query names (in FROM, joins,
+// sub-selects, the select list and ORDER BY), sorted by class and property,
+// without duplicates. Match reads no other property of a row except the
+// class's ResourceID, so a Resource may leave the others NULL: a caller
+// that decodes rows on demand can decode only these.
+func (q *Query) Columns() []Column { return slices.Clone(q.columns) }
 
 // Global reports whether one resource's membership can depend on other
 // resources' data: the query has a sub-select that is not of the
@@ -351,6 +367,7 @@ func (c *compiler) prop(sc *scope, i int, x *ref) (*rcol, error) {
 		return nil, c.errAt(x.pos, "unknown property %q of class %s", x.name, cl.Name)
 	}
 	p := cl.Properties[pi]
+	c.q.columns = append(c.q.columns, Column{sc.slots[i].class, pi})
 	return &rcol{slot: i, prop: pi, name: cl.Name + "." + p.Name, t: p.Type, array: p.Array,
 		rid: pi == c.s.rid[sc.slots[i].class]}, nil
 }

@@ -79,4 +79,12 @@
 // when that is not enough are row combinations enumerated. LIKE patterns
 // made of text and % compile to prefix, suffix and substring searches that
 // fold ASCII case eight bytes at a time.
+//
+// A caller that interns repeated values (DisplayName, Publisher, OU paths,
+// subnets) can tag each with a dense id (Sym, Interned): a WHERE term, or a
+// joined class's whole set of terms, that reads one String or array column
+// of its row is then evaluated once per distinct value and remembered by id
+// in the Prepared, so a LIKE over every ADD_REMOVE_PROGRAMS row becomes a bit
+// test per row. Query.Columns lists the properties a query reads, so such a
+// caller can also decode only those.
 package wql

@@ -47,8 +47,9 @@ type pred func(r Resource, row Row) tri
 // getter evaluates a value expression, like pred.
 type getter func(r Resource, row Row) Value
 
-// Prepared is a Query ready to Match resources at one instant. It is
-// immutable and safe for concurrent use.
+// Prepared is a Query ready to Match resources at one instant. It is safe
+// for concurrent use: its only state is the memo of outcomes by value id
+// (see Sym), which it fills with atomic operations as it matches.
 type Prepared struct {
 	q    *Query
 	main *plan
@@ -174,9 +175,37 @@ func (b *builder) pushdown(sc *scope, terms []rcond) (a alt, never, ok bool) {
 			nodes[sl.parent].kids = append(nodes[sl.parent].kids, nodes[i])
 		}
 	}
+	// A node whose terms all read one String or array column of its row is
+	// memoised as a whole; otherwise each such term is (see memo.go).
+	byNode := make([][]rcond, len(nodes))
 	for i, t := range terms {
 		if o := owner[i]; o >= 0 {
-			nodes[o].terms = append(nodes[o].terms, b.pred(t, reader{own: o, rootFixed: rootFixed}))
+			byNode[o] = append(byNode[o], t)
+		}
+	}
+	for o, ts := range byNode {
+		n := nodes[o]
+		n.memoProp = -1
+		whole := len(ts) > 0
+		for i, t := range ts {
+			col, ok := singleColumn(t, o)
+			if !ok || !(col.t == String || col.array) || i > 0 && col.prop != n.memoProp {
+				whole = false
+				break
+			}
+			n.memoProp = col.prop
+		}
+		if whole {
+			n.memo = &memo{}
+		} else {
+			n.memoProp = -1
+		}
+		for _, t := range ts {
+			p := b.pred(t, reader{own: o, rootFixed: rootFixed})
+			if col, ok := singleColumn(t, o); !whole && ok && (col.t == String || col.array) {
+				p = memoised(p, col.prop)
+			}
+			n.terms = append(n.terms, p)
 		}
 	}
 	return alt{root: nodes[0]}, false, true
@@ -231,6 +260,11 @@ type node struct {
 	left  bool
 	terms []pred
 	kids  []*node
+
+	// When every term reads only property memoProp of the row, memo keeps
+	// the outcome of all of them per id of its value (see memo.go).
+	memo     *memo
+	memoProp int
 }
 
 // exists reports whether the node and its subtree can be satisfied; a
@@ -243,6 +277,9 @@ func (n *node) exists(r Resource, parentNull bool) bool {
 	if len(rows) == 0 {
 		return n.left && n.test(r, nil) && n.kidsExist(r, true)
 	}
+	if n.memo != nil {
+		return n.existsMemo(r, rows)
+	}
 	for _, row := range rows {
 		// The kids depend only on whether this row is NULL, so the first
 		// row that satisfies the terms decides.
@@ -253,7 +290,48 @@ func (n *node) exists(r Resource, parentNull bool) bool {
 	return false
 }
 
+// existsMemo is the loop of exists for a memoised node, with the memo's
+// lookup inline: one bit test per row whose value's outcome is known.
+func (n *node) existsMemo(r Resource, rows []Row) bool {
+	prop := n.memoProp
+	cells := n.memo.cells.Load()
+	for _, row := range rows {
+		if prop < len(row) {
+			if v := &row[prop]; v.n > 0 && (v.k == kStr || v.k == kArray) {
+				id := uint32(v.n - 1)
+				if cells != nil && int(id>>4) < len(*cells) {
+					if t := (*cells)[id>>4].Load() >> (id & 15 * 2) & 3; t != 0 {
+						if tri(t-1) == triTrue {
+							return n.kidsExist(r, false)
+						}
+						continue
+					}
+				}
+			}
+		}
+		if n.test(r, row) {
+			return n.kidsExist(r, false)
+		}
+	}
+	return false
+}
+
 func (n *node) test(r Resource, row Row) bool {
+	if n.memo != nil && n.memoProp < len(row) {
+		if v := &row[n.memoProp]; v.n > 0 && (v.k == kStr || v.k == kArray) {
+			id := uint32(v.n - 1)
+			if t, ok := n.memo.get(id); ok {
+				return t == triTrue
+			}
+			res := n.testTerms(r, row)
+			n.memo.put(id, triOf(res))
+			return res
+		}
+	}
+	return n.testTerms(r, row)
+}
+
+func (n *node) testTerms(r Resource, row Row) bool {
 	for _, p := range n.terms {
 		if p(r, row) != triTrue {
 			return false

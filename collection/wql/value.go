@@ -25,7 +25,8 @@ const (
 
 // Value is one property value, or NULL. An Array property's value is an
 // array Value whose elements are single values. Values are small (40 bytes)
-// and comparable with ==; arrays compare by identity.
+// and comparable with ==; arrays compare by identity, and values tagged
+// with an id (Sym, Interned) by id too.
 //
 // DateTime values are instants with microsecond precision, the precision of
 // WMI's DATETIME; their time zone is not kept.
@@ -54,6 +55,43 @@ func Bool(b bool) Value {
 		return Value{k: kBool, n: 1}
 	}
 	return Value{k: kBool}
+}
+
+// Sym returns the String value s tagged with id, a dense non-negative number
+// the caller gives each distinct string it interns (a negative id gives
+// Str(s)). A Prepared memoises the outcome of a condition that reads one
+// column, per id, so the caller must give one id to one string only, for as
+// long as it matches resources against a Prepared. Sym(s, id) is a String
+// like Str(s) for every purpose but ==, which also compares ids.
+func Sym(s string, id int32) Value {
+	if id < 0 {
+		return Str(s)
+	}
+	return Value{k: kStr, s: s, n: int64(id) + 1}
+}
+
+// Interned returns v tagged with id, like Sym: for a String value the same as
+// Sym(v.String(), id), for an array value the array tagged with id (one id
+// for one array content, and ids shared with the Strings' id space); any
+// other value is returned as it is, and a negative id removes the tag.
+func Interned(v Value, id int32) Value {
+	if v.k != kStr && v.k != kArray {
+		return v
+	}
+	v.n = 0
+	if id >= 0 {
+		v.n = int64(id) + 1
+	}
+	return v
+}
+
+// ID returns the id a String or array value was tagged with by Sym or
+// Interned, and whether it has one.
+func (v Value) ID() (int32, bool) {
+	if (v.k == kStr || v.k == kArray) && v.n > 0 {
+		return int32(v.n - 1), true
+	}
+	return 0, false
 }
 
 // Array returns an array value holding a copy of vs (for Array properties).
