@@ -131,7 +131,7 @@ func (st *state) adsFor(cols []consign.ObjectID) []*adState {
 	lists := make([][]*adState, len(cols))
 	n := 0
 	for i, c := range cols {
-		lists[i] = st.applicableAds(c)
+		lists[i] = st.applicable[c]
 		n += len(lists[i])
 	}
 	ads := make([]*adState, 0, n)

@@ -105,10 +105,9 @@ type state struct {
 	tree     collection.Tree
 	ads      map[consign.ObjectID]*adState
 	adsByCol map[consign.ObjectID][]*adState
-	// applicable caches, per collection, the advertisements that reach its
+	// applicable holds, per collection, the advertisements that reach its
 	// members: its own and those of ancestors that include subcollections.
-	// Policy fills it under the read lock, hence its own mutex.
-	appMu      sync.RWMutex
+	// Kept current by every write that can change it, so reads never fill it.
 	applicable map[consign.ObjectID][]*adState
 	dps        map[string]*distpoint.DistributionPoint
 	pkgDPs     map[consign.ObjectID]map[string]*distpoint.PackageStatus
@@ -145,6 +144,7 @@ func newState(o Options) *state {
 		history:    make(map[uint32]map[pkg.ProgramRef]advertisement.History),
 		facts:      make(map[uint32]deviceFacts),
 		colWindows: make(map[consign.ObjectID][]collection.ServiceWindow),
+		applicable: make(map[consign.ObjectID][]*adState),
 		received:   make(map[uint32]map[string]struct{}),
 		locations:  make(map[string]*time.Location),
 		notify:     make(map[uint32]struct{}),
@@ -307,7 +307,12 @@ func (st *state) applyCollection(c Change, now time.Time) error {
 		}
 		delete(st.colWindows, id)
 		ancestors := st.ancestorsOrSelf(id)
+		children := st.tree.Children(id)
 		st.tree.Remove(id)
+		delete(st.applicable, id)
+		for _, ch := range children {
+			st.refreshApplicable(ch)
+		}
 		for _, p := range ancestors[1:] {
 			st.treeChanged(p)
 		}
@@ -349,6 +354,7 @@ func (st *state) applyLink(c Change) error {
 	} else if err := st.tree.Link(consign.ObjectID(parent), consign.ObjectID(child)); err != nil {
 		return err
 	}
+	st.refreshApplicable(consign.ObjectID(child))
 	st.treeChanged(consign.ObjectID(parent))
 	return nil
 }
@@ -381,7 +387,7 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 func (st *state) membership(d collection.Delta) {
 	for _, ch := range d.Changes {
 		st.notify[ch.ResourceID] = struct{}{}
-		for _, a := range st.applicableAds(ch.Collection) {
+		for _, a := range st.applicable[ch.Collection] {
 			st.setTargeted(a, ch.ResourceID, st.isTargeted(a, ch.ResourceID))
 		}
 	}
@@ -415,37 +421,30 @@ func (st *state) setTargeted(a *adState, rid uint32, on bool) {
 	}
 }
 
-// applicableAds returns the advertisements whose targets include collection
-// id: its own, and those of its ancestors that include subcollections.
-func (st *state) applicableAds(id consign.ObjectID) []*adState {
-	st.appMu.RLock()
-	list, ok := st.applicable[id]
-	st.appMu.RUnlock()
-	if ok {
-		return list
-	}
-	st.appMu.Lock()
-	defer st.appMu.Unlock()
-	if st.applicable == nil {
-		st.applicable = make(map[consign.ObjectID][]*adState)
-	}
-	list = slices.Clone(st.adsByCol[id])
-	for _, p := range st.ancestorsOrSelf(id)[1:] {
-		for _, a := range st.adsByCol[p] {
-			if a.ad.IncludeSubcollections {
-				list = append(list, a)
+// refreshApplicable recomputes which advertisements reach the members of
+// id and of each of its subcollections.
+func (st *state) refreshApplicable(id consign.ObjectID) {
+	for _, c := range append([]consign.ObjectID{id}, st.tree.Descendants(id)...) {
+		list := slices.Clone(st.adsByCol[c])
+		for _, p := range st.ancestorsOrSelf(c)[1:] {
+			for _, a := range st.adsByCol[p] {
+				if a.ad.IncludeSubcollections {
+					list = append(list, a)
+				}
 			}
 		}
+		if len(list) == 0 {
+			delete(st.applicable, c)
+		} else {
+			st.applicable[c] = list
+		}
 	}
-	st.applicable[id] = list
-	return list
 }
 
 // treeChanged recomputes what depends on the subcollection tree after a
 // link under parent changed: the targets of advertisements that include
 // subcollections, on parent or any of its ancestors.
 func (st *state) treeChanged(parent consign.ObjectID) {
-	st.applicable = nil
 	for _, id := range st.ancestorsOrSelf(parent) {
 		for _, a := range st.adsByCol[id] {
 			if a.ad.IncludeSubcollections {
@@ -507,9 +506,11 @@ func (st *state) applyAdvertisement(c Change) error {
 			st.notify[rid] = struct{}{}
 		}
 	}
-	st.applicable = nil
 	if c.Deleted {
 		delete(st.ads, id)
+		if old != nil {
+			st.refreshApplicable(old.ad.CollectionID)
+		}
 		return nil
 	}
 	var ad advertisement.Advertisement
@@ -525,6 +526,7 @@ func (st *state) applyAdvertisement(c Change) error {
 	a.order = idOrder(ad.ID)
 	st.resolve(a)
 	st.adsByCol[ad.CollectionID] = append(st.adsByCol[ad.CollectionID], a)
+	st.refreshApplicable(ad.CollectionID)
 	st.retarget(a)
 	for rid := range a.targeted {
 		st.notify[rid] = struct{}{}
