@@ -2,6 +2,7 @@ package distpoint
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/consign/consign"
@@ -48,6 +49,14 @@ type DistributionPoint struct {
 	// Protected: only clients inside Boundaries may use it (§1.4, §3.3).
 	Protected  bool
 	Boundaries []string
+	// Address is the DP server's IP address, if known. Content location
+	// (Locate, §3.3 step 6) puts a DP whose address is in one of the
+	// client's subnets in the first tier. The zero Addr means unknown.
+	Address netip.Addr
+	// ADSite is the Active Directory site the DP server is in, if known.
+	// Locate puts a DP in the client's AD site (compared case-insensitively)
+	// in the second tier (§3.3 step 6).
+	ADSite string
 }
 
 // Validate checks the DP's fields.
