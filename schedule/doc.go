@@ -37,13 +37,13 @@
 // # Time zones
 //
 // A token is read in UTC when IsGMT is set, otherwise in the device's time
-// zone ([Token.Location]). Each civil occurrence becomes an instant through
-// time.Date in that zone, so wall-clock times skipped or repeated by a DST
-// change follow Go's normalisation (time.Date documents that the result is
-// then "correct in one of the two zones", and which one is not guaranteed).
-// Two civil occurrences can thus meet at one instant, or swap order near a
-// change; [Token.Next], [Token.Prev] and [Token.Between] work on the set of
-// instants, so their results are sorted and free of duplicates.
+// zone ([Token.Location]). Each civil occurrence becomes an instant in that
+// zone; a wall-clock time a DST change skips moves forward by the gap (a
+// daily 02:30 runs at 03:30 on the spring-forward night, never before its
+// wall-clock time), and a repeated one follows time.Date. Two civil
+// occurrences can thus meet at one instant near a change; [Token.Next],
+// [Token.Prev] and [Token.Between] work on the set of instants, so their
+// results are sorted and free of duplicates.
 //
 // These methods use arithmetic, not stepping, so their cost does not grow
 // with the distance from Start. They assume that the zone's UTC offsets lie

@@ -161,7 +161,11 @@ func newZone(loc *time.Location) zone {
 	return zone{loc: loc, fixed: end.IsZero(), off: int64(off)}
 }
 
-// instant returns the instant time.Date gives for civil time c.
+// instant returns the instant for civil time c in z. A wall-clock time a
+// DST change skips is moved forward by the gap (02:30 on a spring-forward
+// night becomes 03:30), in every zone: time.Date alone moves it back in
+// some zones (New York) and forward in others (Berlin), which would open a
+// maintenance window or fire an assignment before its wall-clock time.
 func (z zone) instant(c int64) int64 {
 	if z.fixed {
 		return c - z.off
@@ -169,7 +173,12 @@ func (z zone) instant(c int64) int64 {
 	t := time.Unix(c, 0).UTC()
 	y, mo, d := t.Date()
 	h, mi, sec := t.Clock()
-	return time.Date(y, mo, d, h, mi, sec, 0, z.loc).Unix()
+	at := time.Date(y, mo, d, h, mi, sec, 0, z.loc)
+	_, off := at.Zone()
+	if got := at.Unix() + int64(off); got < c {
+		return at.Unix() + (c - got) // in a gap: shift forward past it
+	}
+	return at.Unix()
 }
 
 // limits returns the least and greatest offset z can ever apply, so that

@@ -132,26 +132,28 @@ func TestLocalTimeKeepsTheWallClockAcrossDST(t *testing.T) {
 	}
 }
 
-func TestSkippedAndRepeatedWallClockFollowTimeDate(t *testing.T) {
-	// 02:30 does not exist in New York on 2024-03-10; the occurrence is
-	// wherever time.Date puts it.
-	tok := schedule.Token{Type: schedule.Interval, Start: civil(2024, 3, 1, 2, 30), DaySpan: 1}
-	next, _ := tok.Next(time.Date(2024, 3, 9, 12, 0, 0, 0, newYork), newYork)
-	if want := time.Date(2024, 3, 10, 2, 30, 0, 0, newYork); !next.Equal(want) {
-		t.Errorf("Next over the gap = %v, want %v", next, want)
+func TestSkippedAndRepeatedWallClock(t *testing.T) {
+	// 02:30 does not exist in New York on 2024-03-10 nor in Berlin on
+	// 2024-03-31; the occurrence moves forward past the gap, to 03:30.
+	for _, tc := range []struct {
+		loc *time.Location
+		day int
+	}{{newYork, 10}, {berlin, 31}} {
+		tok := schedule.Token{Type: schedule.Interval, Start: civil(2024, 3, 1, 2, 30), DaySpan: 1}
+		next, _ := tok.Next(time.Date(2024, 3, tc.day-1, 12, 0, 0, 0, tc.loc), tc.loc)
+		if next.Hour() != 3 || next.Minute() != 30 || next.Day() != tc.day {
+			t.Errorf("%v: Next over the gap = %v, want 03:30 local", tc.loc, next)
+		}
 	}
-	// Go puts New York's skipped 02:00–02:59 at 01:00–01:59 EST, so a
-	// 7-minute series has wall-clock times from both hours interleaved there:
-	// after 01:53 EST the next instant is the one for civil 02:55, which is
-	// 01:55 EST, not civil 01:59.
-	tok = schedule.Token{Type: schedule.Interval, Start: civil(2024, 3, 10, 0, 0), MinuteSpan: 7}
+	// A 7-minute series: the skipped hour's wall-clock times land in 03:xx
+	// EDT, so after 01:53 EST comes 01:59 EST, then 03:00 EDT.
+	tok := schedule.Token{Type: schedule.Interval, Start: civil(2024, 3, 10, 0, 0), MinuteSpan: 7}
 	after := time.Date(2024, 3, 10, 1, 53, 0, 0, newYork)
-	next, _ = tok.Next(after, newYork)
-	if want := time.Date(2024, 3, 10, 2, 55, 0, 0, newYork); !next.Equal(want) || next.Minute() != 55 || next.Hour() != 1 {
+	next, _ := tok.Next(after, newYork)
+	if want := time.Date(2024, 3, 10, 1, 59, 0, 0, newYork); !next.Equal(want) {
 		t.Errorf("Next(%v) = %v, want %v", after, next, want)
 	}
-	// Going back from 03:01 EDT, the latest instant is civil 01:59 EST,
-	// found behind the skipped hour's 02:55 (01:55 EST).
+	// Going back from 03:01 EDT, the latest instant is civil 01:59 EST.
 	at := time.Date(2024, 3, 10, 3, 1, 0, 0, newYork)
 	prev, _ := tok.Prev(at, newYork)
 	if want := time.Date(2024, 3, 10, 1, 59, 0, 0, newYork); !prev.Equal(want) {

@@ -257,7 +257,8 @@ func TestPropertyBetween(t *testing.T) {
 }
 
 // model lists the occurrences in [from, to) the slow way: every civil
-// occurrence from Start on, each converted with time.Date.
+// occurrence from Start on, each converted with time.Date and moved forward
+// past a DST gap.
 func model(tok schedule.Token, from, to time.Time, loc *time.Location) []time.Time {
 	stop := to.UTC().Add(48 * time.Hour) // no zone is 48 h off UTC
 	var civils []time.Time
@@ -307,6 +308,9 @@ func model(tok schedule.Token, from, to time.Time, loc *time.Location) []time.Ti
 	var out []time.Time
 	for _, c := range civils {
 		o := time.Date(c.Year(), c.Month(), c.Day(), c.Hour(), c.Minute(), 0, 0, l)
+		if wall := time.Date(o.Year(), o.Month(), o.Day(), o.Hour(), o.Minute(), 0, 0, time.UTC); wall.Before(c) {
+			o = o.Add(c.Sub(wall)) // a skipped wall-clock time moves forward past the gap
+		}
 		if !o.Before(from) && o.Before(to) {
 			out = append(out, o)
 		}

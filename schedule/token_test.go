@@ -19,6 +19,7 @@ func mustLoad(name string) *time.Location {
 var (
 	newYork = mustLoad("America/New_York")
 	apia    = mustLoad("Pacific/Apia")
+	berlin  = mustLoad("Europe/Berlin")
 )
 
 func TestValidate(t *testing.T) {
