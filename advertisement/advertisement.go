@@ -56,17 +56,21 @@ type Advertisement struct {
 
 	IgnoreMaintenanceWindows   bool // OVERRIDE_SERVICE_WINDOWS (mandatory only)
 	AllowRestartOutsideWindows bool // REBOOT_OUTSIDE_OF_SERVICE_WINDOWS
-	// NotMandatoryOverSlowLinks is ONSLOWNET (mandatory only): a set bit
-	// means the checkbox "Assignments are not mandatory over slow links" is
-	// ticked. The polarity is [UNVERIFIED] (§1.9, §8 item 4); this mapping
-	// keeps the bit clear on optional advertisements, as §7 invariant 2
-	// requires.
-	NotMandatoryOverSlowLinks bool
-	WakeOnLAN                 bool // WAKE_ON_LAN_ENABLED (mandatory only)
+	// MandatoryOverSlowLinks is ONSLOWNET (mandatory only), which the SDK
+	// describes as "assignments are mandatory over slow networks". Clear —
+	// the console's default, "Assignments are not mandatory over slow links"
+	// ticked — a mandatory run waits while the device is on a slow boundary
+	// (§3.2 step 4f). The polarity is [UNVERIFIED] (§1.9, §8 item 4); this
+	// follows the SDK's wording and keeps the bit clear by default.
+	MandatoryOverSlowLinks bool
+	WakeOnLAN              bool // WAKE_ON_LAN_ENABLED (mandatory only)
 
 	// AllowUsersToRunIndependently is the inverse of NO_DISPLAY: when false
 	// on a mandatory advertisement the program is hidden from Run Advertised
-	// Programs.
+	// Programs. §1.9 calls NO_DISPLAY "only legal on mandatory
+	// advertisements", but the console's box starts unticked, so real sites'
+	// optional advertisements carry the bit; it is accepted there and has no
+	// effect.
 	AllowUsersToRunIndependently bool
 
 	Fast FastChoice
@@ -91,31 +95,28 @@ type Advertisement struct {
 // defaults (§1.9, §2.6): subcollections included, start time present and
 // enabled in device-local time, no expiry, Medium priority, "Rerun if failed
 // previous attempt", download on fast boundaries, do not run on slow ones,
-// and SourceSite taken from id.
+// users not allowed to run a mandatory program independently of its
+// assignments (the Interaction tab's box starts unticked), and SourceSite
+// taken from id.
 //
-// Two defaults differ from a literal reading of the console:
-//   - AllowUsersToRunIndependently is true: the console's unticked box sets
-//     NO_DISPLAY, which is legal only once the advertisement has an
-//     assignment (§7 invariant 2). Clear it after adding assignments to hide
-//     the program.
-//   - AllowFallbackToUnprotected is false (DONOT_FALLBACK set): the reference
-//     gives no default for software distribution [UNVERIFIED]; advertisements
-//     created in 2007 commonly carry AdvertFlags 0x02020000, which includes it,
-//     and not falling back keeps traffic off the links protected DPs guard.
+// AllowFallbackToUnprotected is true [UNVERIFIED]: the reference gives no
+// software distribution default; the task-sequence page's equivalent is on
+// by default, and clients inside protected boundaries waiting forever for
+// content is a known pain point (§5.2 item 9).
 func New(id consign.ObjectID, name string, p consign.ObjectID, program string, coll consign.ObjectID, present time.Time) *Advertisement {
 	return &Advertisement{
-		ID:                           id,
-		Name:                         name,
-		PackageID:                    p,
-		ProgramName:                  program,
-		CollectionID:                 coll,
-		IncludeSubcollections:        true,
-		PresentTime:                  present,
-		PresentTimeEnabled:           true,
-		Priority:                     PriorityNormal,
-		AllowUsersToRunIndependently: true,
-		Rerun:                        RerunIfFailed,
-		SourceSite:                   id.Site(),
+		ID:                         id,
+		Name:                       name,
+		PackageID:                  p,
+		ProgramName:                program,
+		CollectionID:               coll,
+		IncludeSubcollections:      true,
+		PresentTime:                present,
+		PresentTimeEnabled:         true,
+		Priority:                   PriorityNormal,
+		AllowFallbackToUnprotected: true,
+		Rerun:                      RerunIfFailed,
+		SourceSite:                 id.Site(),
 	}
 }
 
@@ -136,7 +137,7 @@ func (a *Advertisement) AdvertFlags() AdvertFlags {
 	set(a.AllowRestartOutsideWindows, AdvRebootOutsideOfServiceWindows)
 	set(a.WakeOnLAN, AdvWakeOnLAN)
 	set(!a.AllowUsersToRunIndependently, AdvNoDisplay)
-	set(a.NotMandatoryOverSlowLinks, AdvOnSlowNet)
+	set(a.MandatoryOverSlowLinks, AdvOnSlowNet)
 	return f
 }
 
@@ -165,7 +166,7 @@ func (a *Advertisement) FromFlags(af AdvertFlags, rcf RemoteClientFlags) {
 	a.AllowRestartOutsideWindows = af&AdvRebootOutsideOfServiceWindows != 0
 	a.WakeOnLAN = af&AdvWakeOnLAN != 0
 	a.AllowUsersToRunIndependently = af&AdvNoDisplay == 0
-	a.NotMandatoryOverSlowLinks = af&AdvOnSlowNet != 0
+	a.MandatoryOverSlowLinks = af&AdvOnSlowNet != 0
 	a.OtherAdvertFlags = af &^ advModelled
 
 	a.BalloonReminders = rcf&RCFBalloonRemindersRequired != 0
@@ -279,8 +280,7 @@ func (a *Advertisement) Validate(p *pkg.Program) error {
 	}
 	if !a.Mandatory() {
 		const rule = "needs a mandatory assignment (§7 invariant 2)"
-		ps.Check(a.AllowUsersToRunIndependently, "Advertisement.AllowUsersToRunIndependently", "may be false (NO_DISPLAY) only on a mandatory advertisement")
-		ps.Check(!a.NotMandatoryOverSlowLinks, "Advertisement.NotMandatoryOverSlowLinks", rule)
+		ps.Check(!a.MandatoryOverSlowLinks, "Advertisement.MandatoryOverSlowLinks", rule)
 		ps.Check(!a.IgnoreMaintenanceWindows, "Advertisement.IgnoreMaintenanceWindows", rule)
 		ps.Check(!a.WakeOnLAN, "Advertisement.WakeOnLAN", rule)
 	}

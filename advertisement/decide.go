@@ -117,7 +117,7 @@ type Offer struct {
 //     due means Available.
 //  4. The rerun table of §3.2 step 4a, with EffectiveRerun, against the
 //     program's history: WillNotRerun.
-//  5. Slow link (§3.2 step 4f): NotMandatoryOverSlowLinks on a slow
+//  5. Slow link (§3.2 step 4f): unless MandatoryOverSlowLinks, a slow
 //     boundary gives WaitingForSlowLink.
 //  6. Logon requirement (§3.2 step 4b): WaitingForUser.
 //  7. Maintenance windows (§3.6), unless IgnoreMaintenanceWindows: the
@@ -164,7 +164,7 @@ func Decide(a *Advertisement, p *pkg.Program, dev DeviceFacts, hist History, now
 	if rerun := a.EffectiveRerun(); !mayRerun(rerun, hist) {
 		return reason(o, WillNotRerun, fmt.Sprintf("rerun behaviour %s, last run succeeded: %t", rerun, hist.Succeeded))
 	}
-	if a.NotMandatoryOverSlowLinks && dev.OnSlowBoundary {
+	if !a.MandatoryOverSlowLinks && dev.OnSlowBoundary {
 		return reason(o, WaitingForSlowLink, "assignments are not mandatory over slow links")
 	}
 	switch {

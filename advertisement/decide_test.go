@@ -81,7 +81,7 @@ var genScenario = rapid.Custom(func(t *rapid.T) scenario {
 	a.OnStartup = rapid.Bool().Draw(t, "onStartup")
 	a.Rerun = advertisement.Rerun(rapid.IntRange(0, 4).Draw(t, "rerun"))
 	a.IgnoreMaintenanceWindows = rapid.Bool().Draw(t, "ignoreMW")
-	a.NotMandatoryOverSlowLinks = rapid.Bool().Draw(t, "notOverSlow")
+	a.MandatoryOverSlowLinks = rapid.Bool().Draw(t, "overSlow")
 	a.AllowUsersToRunIndependently = rapid.Bool().Draw(t, "allowUsers")
 	a.Countdown = rapid.SampledFrom([]int{0, 0, 5, 15}).Draw(t, "adCountdown")
 
@@ -311,7 +311,7 @@ func TestDecideCases(t *testing.T) {
 			a.OnLogon, d.LastLogon, d.UserLoggedOn = true, day(2, 7, 30), true
 		}, day(4, 10, 0), advertisement.Available, time.Time{}},
 		{"slow link", func(t *testing.T, a *advertisement.Advertisement, p *pkg.Program, d *advertisement.DeviceFacts, h *advertisement.History) {
-			a.ASAP, a.NotMandatoryOverSlowLinks, d.OnSlowBoundary = true, true, true
+			a.ASAP, a.MandatoryOverSlowLinks, d.OnSlowBoundary = true, false, true
 		}, day(3, 9, 0), advertisement.WaitingForSlowLink, present},
 		{"needs a user", func(t *testing.T, a *advertisement.Advertisement, p *pkg.Program, d *advertisement.DeviceFacts, h *advertisement.History) {
 			a.ASAP, p.Logon = true, pkg.UserLoggedOn

@@ -22,7 +22,7 @@ const (
 	AdvWakeOnLAN                     AdvertFlags = 0x00400000 // WAKE_ON_LAN_ENABLED (mandatory only)
 	AdvShowProgress                  AdvertFlags = 0x00800000 // task sequence: show progress
 	AdvNoDisplay                     AdvertFlags = 0x02000000 // hidden from Run Advertised Programs (mandatory only)
-	AdvOnSlowNet                     AdvertFlags = 0x04000000 // ONSLOWNET (mandatory only); see NotMandatoryOverSlowLinks
+	AdvOnSlowNet                     AdvertFlags = 0x04000000 // ONSLOWNET (mandatory only); see MandatoryOverSlowLinks
 	AdvTargetToWinPE                 AdvertFlags = 0x10000000 // task sequence targets WinPE
 	AdvHiddenInWinPE                 AdvertFlags = 0x20000000 // task sequence hidden in WinPE
 )

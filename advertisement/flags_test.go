@@ -39,8 +39,8 @@ func TestFlagFields(t *testing.T) {
 	if got, want := a.RemoteClientFlags(), advertisement.RemoteClientFlags(0x2030); got != want {
 		t.Errorf("New RemoteClientFlags = %#x, want %#x (0x30 + RERUN_IF_FAILED)", got, want)
 	}
-	if got := a.AdvertFlags(); got != advertisement.AdvDoNotFallback {
-		t.Errorf("New AdvertFlags = %#x, want DONOT_FALLBACK only", got)
+	if got := a.AdvertFlags(); got != advertisement.AdvNoDisplay {
+		t.Errorf("New AdvertFlags = %#x, want NO_DISPLAY only (the console's unticked box; fallback allowed)", got)
 	}
 
 	// A typical 2007 mandatory advertisement: ASAP, hidden, no fallback.

@@ -63,14 +63,16 @@ func TestValidate(t *testing.T) {
 			addSchedules(t, a, 14)
 			a.ASAP, a.OnStartup = true, true
 		}, nil, []string{"Advertisement.Schedules"}},
-		{"NO_DISPLAY on optional", func(a *advertisement.Advertisement) { a.AllowUsersToRunIndependently = false }, nil,
-			[]string{"Advertisement.AllowUsersToRunIndependently"}},
+		// The console leaves NO_DISPLAY set on optional advertisements too
+		// (its "allow users to run independently" box starts unticked);
+		// imports from real sites must load, and the bit means nothing there.
+		{"NO_DISPLAY on optional", func(a *advertisement.Advertisement) { a.AllowUsersToRunIndependently = false }, nil, nil},
 		{"mandatory-only flags on optional", func(a *advertisement.Advertisement) {
-			a.NotMandatoryOverSlowLinks, a.IgnoreMaintenanceWindows, a.WakeOnLAN = true, true, true
-		}, nil, []string{"Advertisement.NotMandatoryOverSlowLinks", "Advertisement.IgnoreMaintenanceWindows", "Advertisement.WakeOnLAN"}},
+			a.MandatoryOverSlowLinks, a.IgnoreMaintenanceWindows, a.WakeOnLAN = true, true, true
+		}, nil, []string{"Advertisement.MandatoryOverSlowLinks", "Advertisement.IgnoreMaintenanceWindows", "Advertisement.WakeOnLAN"}},
 		{"mandatory-only flags on mandatory", func(a *advertisement.Advertisement) {
 			a.ASAP = true
-			a.AllowUsersToRunIndependently, a.NotMandatoryOverSlowLinks, a.IgnoreMaintenanceWindows, a.WakeOnLAN = false, true, true, true
+			a.AllowUsersToRunIndependently, a.MandatoryOverSlowLinks, a.IgnoreMaintenanceWindows, a.WakeOnLAN = false, true, true, true
 		}, nil, nil},
 		{"logoff needs NOUSERLOGGEDIN", func(a *advertisement.Advertisement) { a.OnLogoff = true }, program(pkg.UserLoggedOn, 120),
 			[]string{"Advertisement.OnLogoff"}},
