@@ -219,11 +219,12 @@ func (a *Advertisement) TimeFlags() uint32 {
 
 // Mandatory reports whether the advertisement has any assignment: a schedule
 // or an event (§1.9, §7 invariant 2).
-func (a *Advertisement) Mandatory() bool { return a.assignments() > 0 }
+func (a *Advertisement) Mandatory() bool { return a.Assignments() > 0 }
 
-// assignments counts schedules and events; both count towards the limit of
-// 15 (the console's Mandatory assignments list holds both, §1.9).
-func (a *Advertisement) assignments() int {
+// Assignments counts the mandatory assignments: schedules and events, both
+// of which the console's Mandatory assignments list holds. §1.9 allows at
+// most MaxAssignments per program, across all its advertisements.
+func (a *Advertisement) Assignments() int {
 	n := len(a.Schedules)
 	for _, on := range []bool{a.ASAP, a.OnLogon, a.OnLogoff, a.OnStartup} {
 		if on {
@@ -242,7 +243,7 @@ func (a *Advertisement) EffectiveRerun() Rerun {
 	if a.Rerun != RerunUnspecified {
 		return a.Rerun
 	}
-	if a.assignments() > 1 {
+	if a.Assignments() > 1 {
 		return RerunAlways
 	}
 	return RerunIfFailed
@@ -270,7 +271,7 @@ func (a *Advertisement) Validate(p *pkg.Program) error {
 	ps.Check(a.Fast >= FastDownload && a.Fast <= FastUnspecified, "Advertisement.Fast", "one of the FastChoice constants")
 	ps.Check(a.Slow >= SlowDoNotRun && a.Slow <= SlowUnspecified, "Advertisement.Slow", "one of the SlowChoice constants")
 
-	if n := a.assignments(); n > MaxAssignments {
+	if n := a.Assignments(); n > MaxAssignments {
 		ps.AddValue("Advertisement.Schedules", n, fmt.Sprintf("at most %d assignments, schedules and events together", MaxAssignments))
 	}
 	for i, s := range a.Schedules {

@@ -128,6 +128,10 @@ type Offer struct {
 //     Otherwise WaitingForWindow, with RunAt the first later window long
 //     enough.
 //  8. Otherwise MandatoryDue.
+//
+// Whether the content can be had on a slow boundary (the advertisement's
+// Slow choice: do not run, download, run from the DP) is content location's
+// decision (distpoint.Locate), made once the DPs are known.
 func Decide(a *Advertisement, p *pkg.Program, dev DeviceFacts, hist History, now time.Time) Offer {
 	loc := dev.Location
 	if loc == nil {
@@ -174,12 +178,18 @@ func Decide(a *Advertisement, p *pkg.Program, dev DeviceFacts, hist History, now
 		return reason(o, WaitingForUser, "waiting for the user to log off")
 	}
 	if !a.IgnoreMaintenanceWindows && (dev.HasWindows || len(dev.Windows) > 0) {
+		// §3.6's fit test counts the countdown whether or not a user will
+		// see it (§3.2 step 4d shows it only to a logged-on user).
 		need := time.Duration(p.MaxRunTime)*time.Minute + dev.Countdown
 		if a.Countdown > 0 {
 			need = time.Duration(p.MaxRunTime+a.Countdown) * time.Minute
 		}
-		if !fitsNow(dev.Windows, now, need) {
-			if at := firstFit(dev.Windows, now, need); b.contains(at) {
+		windows := dev.Windows
+		if len(windows) > 1 {
+			windows = schedule.Union(windows) // overlapping windows make one
+		}
+		if !fitsNow(windows, now, need) {
+			if at := firstFit(windows, now, need); b.contains(at) {
 				o.RunAt = at
 			}
 			return reason(o, WaitingForWindow, fmt.Sprintf("no maintenance window with %s left", need))
@@ -226,7 +236,8 @@ func zone(gmt bool, loc *time.Location) *time.Location {
 }
 
 // dueOccurrence returns the latest assignment occurrence at or before now
-// and not before the start time. ASAP fires at the PresentTime value whether
+// and not before the start time (a one-off assignment set earlier counts as
+// occurring at the start time). ASAP fires at the PresentTime value whether
 // or not it is enabled: that is when the advertisement was offered.
 func (a *Advertisement) dueOccurrence(dev DeviceFacts, now time.Time, b bounds, loc *time.Location) (time.Time, bool) {
 	var best time.Time
@@ -237,7 +248,14 @@ func (a *Advertisement) dueOccurrence(dev DeviceFacts, now time.Time, b bounds, 
 		}
 	}
 	for _, s := range a.Schedules {
-		consider(s.Prev(now, loc))
+		t, ok := s.Prev(now, loc)
+		if ok && !s.Recurring() && b.hasPresent && t.Before(b.present) {
+			// A one-off assignment set before the start time was missed
+			// while the advertisement was not yet available: it runs when
+			// the advertisement becomes available (§3.2 missed schedules).
+			t = b.present
+		}
+		consider(t, ok)
 	}
 	consider(b.present, a.ASAP)
 	consider(dev.LastLogon, a.OnLogon && !dev.LastLogon.IsZero())

@@ -290,9 +290,14 @@ func TestDecideCases(t *testing.T) {
 		{"missed schedule runs late", func(t *testing.T, a *advertisement.Advertisement, p *pkg.Program, d *advertisement.DeviceFacts, h *advertisement.History) {
 			a.Schedules = append(a.Schedules, once(t, day(3, 1, 0), false))
 		}, day(5, 12, 0), advertisement.MandatoryDue, day(3, 1, 0)},
-		{"schedule before start ignored", func(t *testing.T, a *advertisement.Advertisement, p *pkg.Program, d *advertisement.DeviceFacts, h *advertisement.History) {
+		// A one-off assignment set before the start time was missed while
+		// the advertisement was not available: it is due from the start time.
+		{"one-off schedule before start runs at start", func(t *testing.T, a *advertisement.Advertisement, p *pkg.Program, d *advertisement.DeviceFacts, h *advertisement.History) {
 			a.Schedules = append(a.Schedules, once(t, day(2, 7, 0), false))
-		}, day(5, 12, 0), advertisement.Available, time.Time{}},
+		}, day(5, 12, 0), advertisement.MandatoryDue, present},
+		{"recurring occurrence before start is not", func(t *testing.T, a *advertisement.Advertisement, p *pkg.Program, d *advertisement.DeviceFacts, h *advertisement.History) {
+			a.Schedules = append(a.Schedules, everyDays(t, day(1, 7, 0), 7, false))
+		}, day(5, 12, 0), advertisement.Available, day(8, 7, 0)},
 		{"future schedule is next", func(t *testing.T, a *advertisement.Advertisement, p *pkg.Program, d *advertisement.DeviceFacts, h *advertisement.History) {
 			a.Schedules = append(a.Schedules, once(t, day(6, 1, 0), false))
 		}, day(5, 12, 0), advertisement.Available, day(6, 1, 0)},

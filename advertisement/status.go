@@ -88,6 +88,15 @@ func (s DeliveryState) String() string {
 	return fmt.Sprintf("DeliveryState(%d)", int(s))
 }
 
+// final reports whether a delivery state ends a run.
+func (s DeliveryState) final() bool {
+	switch s {
+	case DeliverySucceeded, DeliveryFailed, DeliveryCancelled, DeliveryWillNotRerun:
+		return true
+	}
+	return false
+}
+
 // Event is what a device reports about one advertisement. The zero Event is
 // not an event: ClientStatus.LastEvent is zero until a message is applied.
 type Event int
@@ -268,6 +277,9 @@ func (s ClientStatus) Apply(m Message) ClientStatus {
 	} else {
 		if m.Time.Before(s.LastStatusTime) {
 			return s
+		}
+		if m.Time.Equal(s.LastStatusTime) && s.Delivery.final() && !d.delivery.final() {
+			return s // a Running stamped with the same time never hides a result
 		}
 		s.Delivery, s.LastStatusTime = d.delivery, m.Time
 		if d.exitCode {

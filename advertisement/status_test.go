@@ -130,7 +130,8 @@ func TestApplyOrderIndependent(t *testing.T) {
 			s = once
 		}
 		// The model: per track, the latest message wins; among equal
-		// times, the one that arrived last.
+		// times, the one that arrived last — except that a delivery state
+		// that does not end a run never replaces one that does.
 		var wantAcc advertisement.AcceptanceState
 		var wantDel advertisement.DeliveryState
 		var accAt, delAt time.Time
@@ -140,7 +141,7 @@ func TestApplyOrderIndependent(t *testing.T) {
 				if !m.Time.Before(accAt) {
 					wantAcc, accAt = probe.Acceptance, m.Time
 				}
-			} else if !m.Time.Before(delAt) {
+			} else if m.Time.After(delAt) || m.Time.Equal(delAt) && !(final(wantDel) && !final(probe.Delivery)) {
 				wantDel, delAt = probe.Delivery, m.Time
 			}
 		}
@@ -204,4 +205,12 @@ func TestMessageValidate(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Validate reported %q, want %q", got, want)
 	}
+}
+
+func final(s advertisement.DeliveryState) bool {
+	switch s {
+	case advertisement.DeliverySucceeded, advertisement.DeliveryFailed, advertisement.DeliveryCancelled, advertisement.DeliveryWillNotRerun:
+		return true
+	}
+	return false
 }

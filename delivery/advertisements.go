@@ -65,6 +65,17 @@ func (t *tx) checkAdvertisement(a *advertisement.Advertisement) error {
 		probs.AddValue("Advertisement.CollectionID", string(a.CollectionID), "must name an existing collection")
 	}
 	probs.Merge(a.Validate(prog))
+	// At most 15 assignments per program, re-runs included, across all its
+	// advertisements (§1.9, §5.1).
+	others := 0
+	for _, o := range t.st.ads {
+		if o.ad.ID != a.ID && o.ad.PackageID == a.PackageID && o.ad.ProgramName == a.ProgramName {
+			others += o.ad.Assignments()
+		}
+	}
+	if n := a.Assignments(); n > 0 && n+others > advertisement.MaxAssignments {
+		probs.AddValue("Advertisement.Schedules", n, fmt.Sprintf("at most %d assignments per program across its advertisements; the program's other advertisements have %d", advertisement.MaxAssignments, others))
+	}
 	return probs.Err()
 }
 

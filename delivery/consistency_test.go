@@ -11,6 +11,7 @@ import (
 	"github.com/consign/consign/collection/wql"
 	"github.com/consign/consign/delivery"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/schedule"
 )
 
 // Two Site processes over one store, the second one stale: a deletion and a
@@ -180,5 +181,22 @@ func TestDistributeSoftwareReportsEverything(t *testing.T) {
 		if !containsField(err, f) {
 			t.Errorf("error does not name %s: %v", f, err)
 		}
+	}
+}
+
+// The 15-assignment limit is per program, across its advertisements (§1.9).
+func TestAssignmentLimitIsPerProgram(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	res := e.distribute(col.ID, advertisement.RerunIfFailed) // one assignment: ASAP
+	more := advertisement.New("", "rerun", res.Package.ID, "Install", col.ID, t0)
+	more.PresentTimeIsGMT = true
+	for i := range 14 {
+		more.Schedules = append(more.Schedules, schedule.Token{Type: schedule.NonRecurring, Start: t0.Add(time.Duration(i+1) * time.Hour), IsGMT: true})
+	}
+	a := must(e.site.CreateAdvertisement(e.ctx, more))
+	a.Schedules = append(a.Schedules, schedule.Token{Type: schedule.NonRecurring, Start: t0.Add(20 * time.Hour), IsGMT: true})
+	if err := e.site.UpdateAdvertisement(e.ctx, a); !containsField(err, "Advertisement.Schedules") {
+		t.Errorf("a 16th assignment for the program: err = %v", err)
 	}
 }
