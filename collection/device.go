@@ -14,8 +14,10 @@ import (
 // inventory rows (§1.6, §7). The common discovery properties are fields; the
 // rest of the schema's SMS_R_System properties go in Properties.
 //
-// Client, Obsolete and Active are stored as ConfigMgr's Integers 1 and 0, so
-// queries write "SMS_R_System.Client = 1". ResourceType is always 5 (System).
+// Client, Obsolete and Active are ConfigMgr Integers, so queries write
+// "SMS_R_System.Client = 1": Obsolete and Active are 1 or 0; Client is 1 or
+// NULL (a discovered system without the client), so "Client is null" finds
+// systems without it. ResourceType is always 5 (System).
 type Device struct {
 	ResourceID                    uint32 // SMS_R_System.ResourceId, never 0
 	Name                          string // required
@@ -71,7 +73,7 @@ var deviceFields = [...]deviceField{
 	strField("NetbiosName", func(d *Device) *string { return &d.NetbiosName }),
 	strField("SMSUniqueIdentifier", func(d *Device) *string { return &d.SMSUniqueIdentifier }),
 	strField("OperatingSystemNameandVersion", func(d *Device) *string { return &d.OperatingSystemNameandVersion }),
-	flagField("Client", func(d *Device) *bool { return &d.Client }),
+	clientField(),
 	flagField("Obsolete", func(d *Device) *bool { return &d.Obsolete }),
 	flagField("Active", func(d *Device) *bool { return &d.Active }),
 	strField("ResourceDomainORWorkgroup", func(d *Device) *string { return &d.ResourceDomainORWorkgroup }),
@@ -106,6 +108,23 @@ func flagField(name string, f func(*Device) *bool) deviceField {
 			return wql.Int(0)
 		},
 		func(d *Device, v wql.Value) { *f(d) = v.Int() != 0 },
+	}
+}
+
+// clientField is SMS_R_System.Client: 1 for a system with the ConfigMgr
+// client, NULL for one discovery found without it — as ConfigMgr stores it,
+// so the console's classic "Client is null" query finds the systems to push
+// the client to.
+func clientField() deviceField {
+	return deviceField{
+		wql.Property{Name: "Client", Type: wql.Integer},
+		func(d *Device) wql.Value {
+			if d.Client {
+				return wql.Int(1)
+			}
+			return wql.Null()
+		},
+		func(d *Device, v wql.Value) { d.Client = !v.IsNull() && v.Int() != 0 },
 	}
 }
 

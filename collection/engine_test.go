@@ -115,6 +115,8 @@ var consoleQueries = []struct {
 		[]uint32{16777224, 16777225}},
 	{"SQL servers", `select * from SMS_R_System where SMS_R_System.SystemRoles = "SMS SQL Server"`,
 		[]uint32{16777223}},
+	{"no client, the console's query", `select * from SMS_R_System where SMS_R_System.Client is null`,
+		[]uint32{16777224}},
 }
 
 // newFleetEngine returns an Engine holding fleet() and one collection per

@@ -106,7 +106,7 @@ func isIdentByte(c byte) bool {
 // punctLen returns the length of the operator or punctuation s starts with.
 func punctLen(s string) int {
 	switch s[0] {
-	case '(', ')', ',', '.', '*', '=', '-':
+	case '(', ')', ',', '.', '*', '=', '-', ';':
 		return 1
 	case '<':
 		if len(s) > 1 && (s[1] == '=' || s[1] == '>') {

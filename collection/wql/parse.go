@@ -280,6 +280,7 @@ func (p *parser) statement() (*selectStmt, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.acceptPunct(";") // a statement terminator, as queries copied from SQL tools carry
 	if p.peek().kind != tEOF {
 		return nil, p.unexpected("end of query")
 	}

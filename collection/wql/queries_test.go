@@ -84,6 +84,8 @@ var realQueries = []struct {
 	{"Office Professional installed",
 		`select SMS_R_SYSTEM.ResourceID,SMS_R_SYSTEM.ResourceType,SMS_R_SYSTEM.Name,SMS_R_SYSTEM.SMSUniqueIdentifier,SMS_R_SYSTEM.ResourceDomainORWorkgroup,SMS_R_SYSTEM.Client from SMS_R_System inner join SMS_G_System_ADD_REMOVE_PROGRAMS on SMS_G_System_ADD_REMOVE_PROGRAMS.ResourceID = SMS_R_System.ResourceId where SMS_G_System_ADD_REMOVE_PROGRAMS.DisplayName like "Microsoft Office Professional%"`,
 		[]string{"WKS-01"}},
+	{"trailing statement terminator", `select * from SMS_R_System where SMS_R_System.OperatingSystemNameandVersion like "%Workstation 6.1%";`,
+		[]string{"WKS-01", "WKS-03", "WKS-04"}},
 	{"Visio not installed",
 		`select SMS_R_SYSTEM.ResourceID from SMS_R_System where SMS_R_System.ResourceId not in (select ResourceID from SMS_G_System_ADD_REMOVE_PROGRAMS where DisplayName = "Microsoft Office Visio Professional 2003")`,
 		[]string{"WKS-01", "SRV-01", "WKS-03", "WKS-04", "MAC-01"}},
