@@ -21,9 +21,14 @@
 //     and Transport.
 //   - delivery/memstore: the in-memory Store; delivery/storetest: the
 //     conformance suite every Store must pass.
+//   - distpoint: distribution points, boundaries, the package-on-DP state
+//     machine, content location, and the Library interface for content on a
+//     DP (distpoint/librarytest is its conformance suite).
+//   - delivery/fslibrary: a Library on a directory, single-instance by
+//     SHA-256; delivery/source: reading package source into a manifest.
 //
 // The domain packages (pkg, schedule, collection, collection/wql,
-// advertisement) are pure: no I/O, no goroutines, no clock. Time is always a
+// advertisement, distpoint) are pure: no I/O, no goroutines, no clock. Time is always a
 // parameter. delivery orchestrates them.
 //
 // # Errors
