@@ -19,6 +19,9 @@ func (s *Site) AddDistributionPoint(ctx context.Context, dp *distpoint.Distribut
 		if err := dp.Validate(); err != nil {
 			return err
 		}
+		if err := t.checkDPBoundaries(dp); err != nil {
+			return err
+		}
 		if _, ok := t.st.dps[dp.NALPath]; ok {
 			return &consign.Error{Code: consign.ErrConflict, Op: "AddDistributionPoint", Key: dp.NALPath, Err: fmt.Errorf("distribution point already exists")}
 		}
@@ -126,4 +129,47 @@ func (s *Site) PackageStatus(id consign.ObjectID) ([]distpoint.PackageStatus, er
 		return nil
 	})
 	return out, err
+}
+
+// RefreshPackageOnDistributionPoints recopies the package's current
+// version to the chosen DPs to repair damaged or missing content (Manage
+// Distribution Points: "Refresh the package on selected distribution
+// points", §2.4): no new SourceVersion, each row back to Install Pending.
+func (s *Site) RefreshPackageOnDistributionPoints(ctx context.Context, id consign.ObjectID, nalPaths ...string) error {
+	return s.commit(ctx, "RefreshPackageOnDistributionPoints", func(t *tx) error {
+		return t.planDPEvent("RefreshPackageOnDistributionPoints", id, nalPaths, distpoint.Refresh)
+	})
+}
+
+// RemovePackageFromDistributionPoints removes the package from the chosen
+// DPs (Manage Distribution Points: "Remove the package from selected
+// distribution points", §2.4): each row goes to Removal Pending until the
+// content is gone.
+func (s *Site) RemovePackageFromDistributionPoints(ctx context.Context, id consign.ObjectID, nalPaths ...string) error {
+	return s.commit(ctx, "RemovePackageFromDistributionPoints", func(t *tx) error {
+		return t.planDPEvent("RemovePackageFromDistributionPoints", id, nalPaths, distpoint.Remove)
+	})
+}
+
+// planDPEvent applies ev to the package's row on each DP, which must exist.
+func (t *tx) planDPEvent(op string, id consign.ObjectID, nalPaths []string, ev distpoint.Event) error {
+	p, err := t.ownPackage(op, id)
+	if err != nil {
+		return err
+	}
+	var probs consign.Problems
+	for i, nal := range nalPaths {
+		if _, ok := t.st.pkgDPs[id][nal]; !ok {
+			probs.AddValue(fmt.Sprintf("DistributionPoints[%d]", i), nal, "must be a distribution point the package is on")
+		}
+	}
+	if err := probs.Err(); err != nil {
+		return err
+	}
+	for _, nal := range nalPaths {
+		if err := t.dpEvent(id, nal, ev, p.SourceVersion); err != nil {
+			return err
+		}
+	}
+	return nil
 }

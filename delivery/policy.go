@@ -10,6 +10,7 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	"github.com/consign/consign/collection"
+	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/schedule"
 )
@@ -80,8 +81,9 @@ type PackageInfo struct {
 // deviceFacts caches what the offer decision needs from a device's
 // inventory; rebuilt whenever the device record changes.
 type deviceFacts struct {
-	os  pkg.OSInfo
-	loc *time.Location
+	os     pkg.OSInfo
+	loc    *time.Location
+	client distpoint.Client
 }
 
 // Policy returns the policy for a device: the advertisements targeting any

@@ -154,7 +154,7 @@ func (s *Site) applyCollections(pending []Change, now time.Time) {
 // before it.
 func kindRank(kind string) int {
 	switch kind {
-	case kindCounter, kindDP:
+	case kindCounter, kindBoundary, kindDP:
 		return 0
 	case kindPackage:
 		return 1

@@ -33,7 +33,8 @@ const (
 	kindMessage       = "statusmsg"
 	// kindGuard records exist only to make a workflow that relies on an
 	// object conflict with one deleting it (see tx.guard).
-	kindGuard = "guard"
+	kindGuard    = "guard"
+	kindBoundary = "boundary"
 )
 
 // counterKey is the one record holding the next object serial number.
@@ -110,6 +111,7 @@ type state struct {
 	// Kept current by every write that can change it, so reads never fill it.
 	applicable map[consign.ObjectID][]*adState
 	dps        map[string]*distpoint.DistributionPoint
+	boundaries map[string]*distpoint.Boundary
 	pkgDPs     map[consign.ObjectID]map[string]*distpoint.PackageStatus
 	history    map[uint32]map[pkg.ProgramRef]advertisement.History
 	facts      map[uint32]deviceFacts
@@ -140,6 +142,7 @@ func newState(o Options) *state {
 		ads:        make(map[consign.ObjectID]*adState),
 		adsByCol:   make(map[consign.ObjectID][]*adState),
 		dps:        make(map[string]*distpoint.DistributionPoint),
+		boundaries: make(map[string]*distpoint.Boundary),
 		pkgDPs:     make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
 		history:    make(map[uint32]map[pkg.ProgramRef]advertisement.History),
 		facts:      make(map[uint32]deviceFacts),
@@ -202,6 +205,16 @@ func (st *state) apply(c Change, now time.Time) error {
 			return err
 		}
 		st.dps[r.Key] = &dp
+	case kindBoundary:
+		if c.Deleted {
+			delete(st.boundaries, r.Key)
+			return nil
+		}
+		var b distpoint.Boundary
+		if err := json.Unmarshal(r.Data, &b); err != nil {
+			return err
+		}
+		st.boundaries[r.Key] = &b
 	case kindPackageDP:
 		return st.applyPackageDP(c)
 	case kindStatus:
@@ -377,7 +390,7 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	st.facts[id] = deviceFacts{os: osInfo(d), loc: st.location(d.TimeZone)}
+	st.facts[id] = deviceFacts{os: osInfo(d), loc: st.location(d.TimeZone), client: networkOf(d)}
 	st.membership(delta)
 	return nil
 }

@@ -1,0 +1,137 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/consign/consign"
+	"github.com/consign/consign/advertisement"
+	"github.com/consign/consign/collection"
+	"github.com/consign/consign/distpoint"
+)
+
+// AddBoundary adds (or replaces) a boundary of this site (§1.5): the
+// network locations content location and protected DPs are decided by.
+func (s *Site) AddBoundary(ctx context.Context, b *distpoint.Boundary) error {
+	return s.commit(ctx, "AddBoundary", func(t *tx) error {
+		if b == nil {
+			return &consign.ValidationError{Field: "Boundary", Rule: "required"}
+		}
+		nb := *b
+		if nb.SiteCode == "" {
+			nb.SiteCode = t.st.opts.SiteCode
+		}
+		if err := nb.Validate(); err != nil {
+			return err
+		}
+		t.put(kindBoundary, nb.Name, nil, &nb)
+		return nil
+	})
+}
+
+// Boundaries returns the site's boundaries, ordered by name.
+func (s *Site) Boundaries() []distpoint.Boundary {
+	var out []distpoint.Boundary
+	_ = s.read("Boundaries", func(st *state) error {
+		for _, name := range sortedKeys(st.boundaries) {
+			out = append(out, *st.boundaries[name])
+		}
+		return nil
+	})
+	return out
+}
+
+// Locate is content location (§3.3) for a device: the DPs it should try for
+// a package version, in order, each local or remote, with protected-DP rules
+// and fallback applied; and what the advertisement's fast and slow
+// choices then say — download, run from the DP, do not run, or wait for
+// content. adID names the advertisement whose choices apply; "" means the
+// console defaults (download on fast boundaries, do not run on slow ones,
+// fallback to unprotected DPs allowed).
+func (s *Site) Locate(ctx context.Context, resourceID uint32, pkgID consign.ObjectID, version uint32, adID consign.ObjectID) (distpoint.LocateResult, error) {
+	if err := ctx.Err(); err != nil {
+		return distpoint.LocateResult{}, err
+	}
+	var out distpoint.LocateResult
+	err := s.read("Locate", func(st *state) error {
+		facts, ok := st.facts[resourceID]
+		if !ok {
+			return notFound("Locate", "device "+deviceKey(resourceID))
+		}
+		req := distpoint.LocateRequest{Client: facts.client, PackageID: pkgID, Version: version,
+			AllowFallback: true, Fast: distpoint.FastDownload, Slow: distpoint.SlowDoNotRun}
+		if adID != "" {
+			a, ok := st.ads[adID]
+			if !ok {
+				return notFound("Locate", "advertisement "+string(adID))
+			}
+			req.AllowFallback = a.ad.AllowFallbackToUnprotected
+			req.Fast, req.Slow = fastChoice(a.ad.Fast), slowChoice(a.ad.Slow)
+		}
+		for _, nal := range sortedKeys(st.dps) {
+			req.DPs = append(req.DPs, *st.dps[nal])
+		}
+		for _, nal := range sortedKeys(st.pkgDPs[pkgID]) {
+			req.Status = append(req.Status, *st.pkgDPs[pkgID][nal])
+		}
+		for _, name := range sortedKeys(st.boundaries) {
+			req.Boundaries = append(req.Boundaries, *st.boundaries[name])
+		}
+		out = distpoint.Locate(req)
+		return nil
+	})
+	return out, err
+}
+
+// fastChoice and slowChoice map an advertisement's choices to content
+// location's; an unspecified choice (no bit in RemoteClientFlags) takes
+// the console default (§7 invariant 3, "after defaulting").
+func fastChoice(c advertisement.FastChoice) distpoint.FastChoice {
+	if c == advertisement.FastRunFromDP {
+		return distpoint.FastRunFromDP
+	}
+	return distpoint.FastDownload
+}
+
+func slowChoice(c advertisement.SlowChoice) distpoint.SlowChoice {
+	switch c {
+	case advertisement.SlowDownload:
+		return distpoint.SlowDownload
+	case advertisement.SlowRunFromDP:
+		return distpoint.SlowRunFromDP
+	}
+	return distpoint.SlowDoNotRun
+}
+
+// networkOf reads a device's network position from its discovery data:
+// IPAddresses, IPSubnets (taken when written with a mask, "10.1.2.0/24";
+// ConfigMgr's bare subnet IDs carry none and are matched through the
+// addresses instead) and ADSiteName.
+func networkOf(d *collection.Device) distpoint.Client {
+	c := distpoint.Client{ADSite: d.ADSiteName}
+	for _, a := range d.IPAddresses {
+		if ip, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil {
+			c.Addresses = append(c.Addresses, ip)
+		}
+	}
+	for _, sn := range d.IPSubnets {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(sn)); err == nil {
+			c.Subnets = append(c.Subnets, p.Masked())
+		}
+	}
+	return c
+}
+
+// checkDPBoundaries reports a protected DP naming a boundary the site does
+// not have.
+func (t *tx) checkDPBoundaries(dp *distpoint.DistributionPoint) error {
+	var probs consign.Problems
+	for i, name := range dp.Boundaries {
+		if _, ok := t.st.boundaries[name]; !ok {
+			probs.AddValue(fmt.Sprintf("DistributionPoint.Boundaries[%d]", i), name, "must name a boundary of this site")
+		}
+	}
+	return probs.Err()
+}
