@@ -48,7 +48,22 @@ type PackageStatus struct {
 	TargetVersion uint32
 	Retries       int
 	LastCopied    time.Time
-	LastError     string
+	// LastAttempt is when the last copy or removal attempt failed; the next
+	// retry is due Retry.Delay after it.
+	LastAttempt time.Time
+	LastError   string
+}
+
+// Due reports whether the row has work for the distributor at now: a copy
+// or removal pending, or a retry whose delay has passed.
+func (s PackageStatus) Due(now time.Time, retry Retry) bool {
+	switch s.State {
+	case InstallPending, RemovalPending:
+		return true
+	case InstallRetrying, RemovalRetrying:
+		return !now.Before(s.LastAttempt.Add(retry.Limits().Delay))
+	}
+	return false
 }
 
 // Removing reports whether the package is being (or failed to be) removed
@@ -78,6 +93,9 @@ const (
 	RemoveSucceeded
 	// RemoveFailed: a removal attempt failed.
 	RemoveFailed
+	// VerifyFailed: content validation found files on the DP whose content
+	// no longer matches (§5.2 item 3); a refresh repairs it.
+	VerifyFailed
 )
 
 // Retry is the site-wide retry policy for DP copies (§1.4 "Site-wide
@@ -128,6 +146,7 @@ func (s PackageStatus) Transition(ev Event, version uint32, at time.Time, retry 
 			return bad()
 		}
 		next.Retries++
+		next.LastAttempt = at
 		next.State = InstallRetrying
 		if next.Retries > retry.Count {
 			next.State = InstallFailed
@@ -144,10 +163,16 @@ func (s PackageStatus) Transition(ev Event, version uint32, at time.Time, retry 
 			return bad()
 		}
 		next.Retries++
+		next.LastAttempt = at
 		next.State = RemovalRetrying
 		if next.Retries > retry.Count {
 			next.State = RemovalFailed
 		}
+	case VerifyFailed:
+		if s.State != Installed {
+			return bad()
+		}
+		next.State = InstallFailed
 	default:
 		return bad()
 	}

@@ -41,6 +41,9 @@ func TestTransitionTable(t *testing.T) {
 		{"refresh while removing", PackageStatus{State: RemovalPending}, Refresh, 1, RemovalPending, 0, false, true},
 		{"update while removing", PackageStatus{State: RemovalPending}, Update, 2, RemovalPending, 0, false, true},
 		{"re-add after removal failed", PackageStatus{State: RemovalFailed}, Add, 3, InstallPending, 0, false, false},
+		{"content hash mismatch found", PackageStatus{State: Installed, SourceVersion: 1}, VerifyFailed, 0, InstallFailed, 1, false, false},
+		{"refresh repairs it", PackageStatus{State: InstallFailed, SourceVersion: 1}, Refresh, 1, InstallPending, 1, false, false},
+		{"verify while copying", PackageStatus{State: InstallPending}, VerifyFailed, 0, InstallPending, 0, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +80,7 @@ func TestTransitionProperties(t *testing.T) {
 		version := uint32(1)
 		failures := 0
 		for range rapid.IntRange(1, 40).Draw(t, "steps") {
-			ev := Event(rapid.IntRange(int(Add), int(RemoveFailed)).Draw(t, "event"))
+			ev := Event(rapid.IntRange(int(Add), int(VerifyFailed)).Draw(t, "event"))
 			if ev == Update {
 				version++
 			}
@@ -102,10 +105,31 @@ func TestTransitionProperties(t *testing.T) {
 			if next.State == Installed && next.SourceVersion != prev.TargetVersion {
 				t.Fatalf("Installed v%d but the copy was of v%d", next.SourceVersion, prev.TargetVersion)
 			}
-			if next.State == InstallFailed && prev.State != InstallFailed && failures <= retry.Count {
+			if next.State == InstallFailed && prev.State != InstallFailed && ev != VerifyFailed && failures <= retry.Count {
 				t.Fatalf("Install Failed after %d failures with a budget of %d", failures, retry.Count)
 			}
 			s = next
 		}
 	})
+}
+
+func TestDue(t *testing.T) {
+	retry := Retry{Count: 3, Delay: 30 * time.Minute}
+	failed, _, _ := PackageStatus{State: InstallPending}.Transition(CopyFailed, 0, at, retry)
+	for _, tc := range []struct {
+		s    PackageStatus
+		now  time.Time
+		want bool
+	}{
+		{PackageStatus{State: InstallPending}, at, true},
+		{PackageStatus{State: RemovalPending}, at, true},
+		{PackageStatus{State: Installed}, at, false},
+		{PackageStatus{State: InstallFailed}, at, false},
+		{failed, at.Add(29 * time.Minute), false},
+		{failed, at.Add(30 * time.Minute), true},
+	} {
+		if got := tc.s.Due(tc.now, retry); got != tc.want {
+			t.Errorf("%v (last attempt %v) Due at %v = %v, want %v", tc.s.State, tc.s.LastAttempt, tc.now, got, tc.want)
+		}
+	}
 }
