@@ -1,12 +1,14 @@
 package delivery
 
 import (
+	"io/fs"
 	"log/slog"
 	"time"
 
 	"github.com/consign/consign"
 	"github.com/consign/consign/collection/wql"
 	"github.com/consign/consign/distpoint"
+	pkg "github.com/consign/consign/package"
 )
 
 // Options configure a Site. A nil *Options, and every zero field, means the
@@ -34,6 +36,24 @@ type Options struct {
 	// DPRetry is the site-wide DP copy retry policy (§1.4); zero means the
 	// ConfigMgr defaults of 100 retries, 30 minutes apart.
 	DPRetry distpoint.Retry
+
+	// Libraries returns the content library of a distribution point, by
+	// NAL path; DistributeContent and ValidateContent need it.
+	Libraries func(nalPath string) (distpoint.Library, error)
+	// Sources opens a package's source files. Default: the directory at the
+	// package's SourcePath.
+	Sources func(p *pkg.Package) (fs.FS, error)
+	// PackagesInParallel and ThreadsPerPackage are the Software
+	// Distribution component's "maximum number of packages" and "maximum
+	// threads per package" (§1.4). Defaults 3 and 5 [UNVERIFIED: believed
+	// to be the 2007 defaults].
+	PackagesInParallel, ThreadsPerPackage int
+	// BytesInFlight bounds the bytes being copied to DPs at once. Default
+	// 256 MiB.
+	BytesInFlight int64
+	// Progress, when set, receives distribution progress: files and bytes
+	// per DP, and state changes. It is called from several goroutines.
+	Progress func(ProgressEvent)
 }
 
 func (o *Options) withDefaults() Options {
@@ -57,5 +77,17 @@ func (o *Options) withDefaults() Options {
 		r.WindowHorizon = 7 * 24 * time.Hour
 	}
 	r.DPRetry = r.DPRetry.Limits()
+	if r.Sources == nil {
+		r.Sources = dirSource
+	}
+	if r.PackagesInParallel <= 0 {
+		r.PackagesInParallel = 3
+	}
+	if r.ThreadsPerPackage <= 0 {
+		r.ThreadsPerPackage = 5
+	}
+	if r.BytesInFlight <= 0 {
+		r.BytesInFlight = 256 << 20
+	}
 	return r
 }
