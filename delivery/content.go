@@ -94,6 +94,12 @@ type work struct {
 // never stops the others: the report has a result per row, and its Err
 // joins every failure with the DP named.
 func (s *Site) DistributeContent(ctx context.Context) (*DistributionReport, error) {
+	return s.distributeContent(ctx, "")
+}
+
+// distributeContent is DistributeContent, limited to one package when only
+// is set.
+func (s *Site) distributeContent(ctx context.Context, only consign.ObjectID) (*DistributionReport, error) {
 	if s.opts.Libraries == nil {
 		return nil, &consign.Error{Code: consign.ErrFailedPrecondition, Op: "DistributeContent", Err: errors.New("Options.Libraries is not set: the Site cannot reach any distribution point's content")}
 	}
@@ -101,6 +107,9 @@ func (s *Site) DistributeContent(ctx context.Context) (*DistributionReport, erro
 	err := s.read("DistributeContent", func(st *state) error {
 		now := s.opts.Clock()
 		for _, id := range sortedKeys(st.pkgDPs) {
+			if only != "" && id != only {
+				continue
+			}
 			for _, nal := range sortedKeys(st.pkgDPs[id]) {
 				row := *st.pkgDPs[id][nal]
 				if row.Due(now, s.opts.DPRetry) {

@@ -47,10 +47,18 @@ type DistributeRequest struct {
 
 // DistributeResult is what DistributeSoftware made.
 type DistributeResult struct {
-	Package            *pkg.Package
-	Collection         *collection.Collection
-	Advertisement      *advertisement.Advertisement
+	Package       *pkg.Package
+	Collection    *collection.Collection
+	Advertisement *advertisement.Advertisement
+	// DistributionPoints are the package's rows on the chosen DPs after the
+	// wizard: Installed where the content was copied, Install Retrying
+	// where a copy failed (Copy says why), Install Pending when the Site
+	// has no content libraries (Options.Libraries) to copy to.
 	DistributionPoints []distpoint.PackageStatus
+	// Copy is the content copy the wizard ran, nil without
+	// Options.Libraries. Its failures do not fail the wizard, whose objects
+	// are written: the rows retry like any other.
+	Copy *DistributionReport
 }
 
 // DistributeSoftware runs the Distribute Software Wizard as one call: it
@@ -58,7 +66,9 @@ type DistributeResult struct {
 // as Install Pending, chooses or creates the collection and creates the
 // advertisement. The request is validated as a whole — every problem is
 // reported at once — and written in one atomic Store write, so a failure
-// leaves nothing behind.
+// leaves nothing behind. Then, when the Site has content libraries
+// (Options.Libraries), it copies the package to the chosen DPs
+// (DistributeContent for this package) and reports each DP's outcome.
 func (s *Site) DistributeSoftware(ctx context.Context, req DistributeRequest) (*DistributeResult, error) {
 	var res *DistributeResult
 	err := s.commit(ctx, "DistributeSoftware", func(t *tx) error {
@@ -66,7 +76,30 @@ func (s *Site) DistributeSoftware(ctx context.Context, req DistributeRequest) (*
 		res = r
 		return err
 	})
-	return res, err
+	if err != nil || s.opts.Libraries == nil || len(res.DistributionPoints) == 0 {
+		return res, err
+	}
+	// The objects are written; now copy the content, as Distribution
+	// Manager would start to. Its outcome is on the rows.
+	res.Copy, err = s.distributeContent(ctx, res.Package.ID)
+	if err != nil {
+		return res, err
+	}
+	rows, err := s.PackageStatus(res.Package.ID)
+	if err != nil {
+		return res, err
+	}
+	chosen := map[string]bool{}
+	for _, r := range res.DistributionPoints {
+		chosen[r.NALPath] = true
+	}
+	res.DistributionPoints = res.DistributionPoints[:0]
+	for _, r := range rows {
+		if chosen[r.NALPath] {
+			res.DistributionPoints = append(res.DistributionPoints, r)
+		}
+	}
+	return res, nil
 }
 
 func (t *tx) planDistribute(req DistributeRequest) (*DistributeResult, error) {
