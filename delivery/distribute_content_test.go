@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -40,5 +41,30 @@ func TestDistributeSoftwareCopiesContent(t *testing.T) {
 	}
 	if m, err := ce.libs["DP01"].Version(ce.ctx, res.Package.ID, 1); err != nil || m.Hash() != res.Package.Manifest.Hash() {
 		t.Errorf("DP01 holds %v, %v", m.Hash(), err)
+	}
+
+	// A device on the fast HQ boundary is sent to the two DPs that hold
+	// version 1, to download; not to DP03, which does not have it yet.
+	if err := ce.site.AddBoundary(ce.ctx, &distpoint.Boundary{Name: "HQ", Type: distpoint.IPSubnet, Prefix: netip.MustParsePrefix("10.1.0.0/16"), Speed: distpoint.Fast}); err != nil {
+		t.Fatal(err)
+	}
+	d := device(1, "PC01", win7, "X")
+	d.IPAddresses = []string{"10.1.2.3"}
+	if err := ce.site.PutDevices(ce.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	loc := must(ce.site.Locate(ce.ctx, 1, res.Package.ID, 1, res.Advertisement.ID))
+	var dps []string
+	for _, l := range loc.Locations {
+		dps = append(dps, l.DP.NALPath)
+		if !l.Local {
+			t.Errorf("%s is remote for a client on a fast boundary", l.DP.NALPath)
+		}
+	}
+	if loc.Action != distpoint.Download || strings.Join(dps, ",") != "DP01,DP02" {
+		t.Errorf("Locate = %v %v, want Download from DP01,DP02", loc.Action, dps)
+	}
+	if loc := must(ce.site.Locate(ce.ctx, 1, res.Package.ID, 2, res.Advertisement.ID)); loc.Action != distpoint.Wait {
+		t.Errorf("a version no DP has: %v, want Wait", loc.Action)
 	}
 }
