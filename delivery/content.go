@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/sync/errgroup"
@@ -419,4 +420,44 @@ func dirSource(p *pkg.Package) (fs.FS, error) {
 		return nil, fmt.Errorf("package %s has no SourcePath", p.ID)
 	}
 	return os.DirFS(p.SourcePath), nil
+}
+
+// RunScheduledValidation validates the content of every package on every
+// DP when Options.ContentValidation has fired since the last run (every
+// time it is called before the first run), and reports what it found. Call
+// it periodically, for example from the same loop that calls
+// DistributeContent; it does nothing when the schedule has not fired.
+func (s *Site) RunScheduledValidation(ctx context.Context) (*DistributionReport, error) {
+	if s.opts.ContentValidation == nil {
+		return nil, &consign.Error{Code: consign.ErrFailedPrecondition, Op: "RunScheduledValidation", Err: errors.New("Options.ContentValidation is not set")}
+	}
+	now := s.opts.Clock()
+	s.validationMu.Lock()
+	last := s.lastValidation
+	s.validationMu.Unlock()
+	if !last.IsZero() {
+		if next, ok := s.opts.ContentValidation.Next(last, time.UTC); !ok || next.After(now) {
+			return &DistributionReport{}, nil
+		}
+	}
+	var ids []consign.ObjectID
+	_ = s.read("RunScheduledValidation", func(st *state) error {
+		ids = sortedKeys(st.pkgDPs)
+		return nil
+	})
+	report := &DistributionReport{}
+	for _, id := range ids {
+		r, err := s.ValidateContent(ctx, id)
+		if errors.Is(err, consign.ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return report, err
+		}
+		report.Results = append(report.Results, r.Results...)
+	}
+	s.validationMu.Lock()
+	s.lastValidation = now
+	s.validationMu.Unlock()
+	return report, nil
 }

@@ -1,15 +1,21 @@
 package delivery_test
 
 import (
+	"encoding/hex"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consign/consign/advertisement"
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
 	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/schedule"
 )
 
 // With content libraries, the Distribute Software wizard really copies the
@@ -66,5 +72,42 @@ func TestDistributeSoftwareCopiesContent(t *testing.T) {
 	}
 	if loc := must(ce.site.Locate(ce.ctx, 1, res.Package.ID, 2, res.Advertisement.ID)); loc.Action != distpoint.Wait {
 		t.Errorf("a version no DP has: %v, want Wait", loc.Action)
+	}
+}
+
+// Content validation on a schedule: daily, it finds a damaged DP.
+func TestScheduledValidation(t *testing.T) {
+	ce := newContentEnv(t)
+	daily := schedule.Token{Type: schedule.Interval, Start: t0, IsGMT: true, DaySpan: 1}
+	site, err := delivery.Open(ce.ctx, ce.store, nil, &delivery.Options{Clock: ce.clock.Now, ContentValidation: &daily,
+		Libraries: func(nal string) (distpoint.Library, error) { return ce.libs[nal], nil },
+		Sources:   func(*pkg.Package) (fs.FS, error) { return cloneFS(ce.src), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pkg.NewPackage("", "App")
+	p.SourceFlag, p.SourcePath, p.Manifest = pkg.StorageDirect, `\\FS01\Source\App`, ce.manifest()
+	p = must(site.CreatePackage(ce.ctx, p))
+	if err := site.AddPackageToDistributionPoints(ce.ctx, p.ID, "DP01"); err != nil {
+		t.Fatal(err)
+	}
+	must(site.DistributeContent(ce.ctx))
+	if r := must(site.RunScheduledValidation(ce.ctx)); len(r.Results) != 1 || r.Err() != nil {
+		t.Fatalf("first run: %+v", r)
+	}
+	if r := must(site.RunScheduledValidation(ce.ctx)); len(r.Results) != 0 {
+		t.Errorf("ran again before the schedule fired: %+v", r)
+	}
+	sum := p.Manifest.Sorted().Files[0].SHA256
+	blob := filepath.Join(ce.dirs["DP01"], "blobs", hex.EncodeToString(sum[:])[:2], hex.EncodeToString(sum[:]))
+	if err := os.Chmod(blob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blob, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ce.clock.Set(t0.Add(25 * time.Hour))
+	if r := must(site.RunScheduledValidation(ce.ctx)); r.Err() == nil {
+		t.Errorf("the daily validation missed the damaged file")
 	}
 }

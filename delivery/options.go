@@ -9,6 +9,7 @@ import (
 	"github.com/consign/consign/collection/wql"
 	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/schedule"
 )
 
 // Options configure a Site. A nil *Options, and every zero field, means the
@@ -51,6 +52,11 @@ type Options struct {
 	// BytesInFlight bounds the bytes being copied to DPs at once. Default
 	// 256 MiB.
 	BytesInFlight int64
+	// ContentValidation, when set, is the schedule on which
+	// RunScheduledValidation re-hashes every package on every DP (content
+	// validation on a schedule; the site server's clock, so it is read in
+	// UTC).
+	ContentValidation *schedule.Token
 	// Progress, when set, receives distribution progress: files and bytes
 	// per DP, and state changes. It is called from several goroutines.
 	Progress func(ProgressEvent)

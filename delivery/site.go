@@ -35,6 +35,9 @@ type Site struct {
 	// catch-up; the next workflow catches up first.
 	stale bool
 	st    *state
+
+	validationMu   sync.Mutex // guards lastValidation
+	lastValidation time.Time
 }
 
 // Open loads a Site from store. transport may be nil (devices then learn of
