@@ -96,6 +96,20 @@ func newContentEnv(t *testing.T) *contentEnv {
 	return ce
 }
 
+// damage overwrites a stored blob on a DP's disk, as a disk fault or an
+// administrator editing the share would.
+func (ce *contentEnv) damage(dp string, sum [32]byte) {
+	ce.t.Helper()
+	h := hex.EncodeToString(sum[:])
+	blob := filepath.Join(ce.dirs[dp], "blobs", h[:2], h)
+	if err := os.Chmod(blob, 0o644); err != nil {
+		ce.t.Fatal(err)
+	}
+	if err := os.WriteFile(blob, []byte("tampered"), 0o644); err != nil {
+		ce.t.Fatal(err)
+	}
+}
+
 func (ce *contentEnv) manifest() pkg.Manifest {
 	ce.mu.Lock()
 	defer ce.mu.Unlock()
@@ -175,14 +189,7 @@ func TestDistributeContent(t *testing.T) {
 	}
 
 	// A file damaged on DP02: validation finds it, refresh repairs it.
-	sum := p.Manifest.Sorted().Files[0].SHA256
-	blob := filepath.Join(ce.dirs["DP02"], "blobs", hex.EncodeToString(sum[:])[:2], hex.EncodeToString(sum[:]))
-	if err := os.Chmod(blob, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(blob, []byte("tampered"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ce.damage("DP02", p.Manifest.Sorted().Files[0].SHA256)
 	rep = must(ce.site.ValidateContent(ce.ctx, p.ID))
 	if err := rep.Err(); err == nil || !strings.Contains(err.Error(), "content hash mismatch") || !strings.Contains(err.Error(), p.Manifest.Sorted().Files[0].Path) {
 		t.Errorf("validation: %v, want a content hash mismatch naming the file", err)

@@ -1,11 +1,8 @@
 package delivery_test
 
 import (
-	"encoding/hex"
 	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,14 +95,7 @@ func TestScheduledValidation(t *testing.T) {
 	if r := must(site.RunScheduledValidation(ce.ctx)); len(r.Results) != 0 {
 		t.Errorf("ran again before the schedule fired: %+v", r)
 	}
-	sum := p.Manifest.Sorted().Files[0].SHA256
-	blob := filepath.Join(ce.dirs["DP01"], "blobs", hex.EncodeToString(sum[:])[:2], hex.EncodeToString(sum[:]))
-	if err := os.Chmod(blob, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(blob, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ce.damage("DP01", p.Manifest.Sorted().Files[0].SHA256)
 	ce.clock.Set(t0.Add(25 * time.Hour))
 	if r := must(site.RunScheduledValidation(ce.ctx)); r.Err() == nil {
 		t.Errorf("the daily validation missed the damaged file")
