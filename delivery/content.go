@@ -371,7 +371,7 @@ func (s *Site) ValidateContent(ctx context.Context, id consign.ObjectID, nalPath
 				for _, m := range bad {
 					files = append(files, m.String())
 				}
-				cause := fmt.Errorf("content hash mismatch: %s", strings.Join(files, "; "))
+				cause := fmt.Errorf("content validation failed: %s", strings.Join(files, "; "))
 				res.State, _, err = s.recordDP(gctx, row, distpoint.VerifyFailed, cause)
 				err = errors.Join(cause, err)
 			}

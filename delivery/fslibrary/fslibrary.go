@@ -40,6 +40,10 @@ import (
 	pkg "github.com/consign/consign/package"
 )
 
+// buffersPool recycles copy buffers: most package files are small, and
+// clearing fresh megabyte buffers for each would dominate their copy.
+var buffersPool = sync.Pool{New: func() any { b := make([]byte, copyBuffer); return &b }}
+
 // copyBuffer is the chunk size for copying and hashing: large enough that
 // per-call overhead vanishes next to SHA-256.
 const copyBuffer = 1 << 20
@@ -221,8 +225,15 @@ func hashCopy(ctx context.Context, dst io.Writer, src io.Reader) (sum [32]byte, 
 	}
 	free := make(chan chunk, buffers)
 	for range buffers {
-		free <- chunk{buf: make([]byte, copyBuffer), refs: new(atomic.Int32)}
+		free <- chunk{buf: *buffersPool.Get().(*[]byte), refs: new(atomic.Int32)}
 	}
+	defer func() {
+		// Both stages have finished: every buffer is back in free.
+		for range buffers {
+			c := <-free
+			buffersPool.Put(&c.buf)
+		}
+	}()
 	release := func(c chunk) {
 		if c.refs.Add(-1) == 0 {
 			free <- c
