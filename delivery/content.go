@@ -151,7 +151,28 @@ func (s *Site) distributeContent(ctx context.Context, only consign.ObjectID) (*D
 	if err := packages.Wait(); err != nil {
 		return report, err
 	}
+	d.collectGarbage(ctx)
 	return report, ctx.Err()
+}
+
+// collectGarbage deletes, on each DP a package was removed from in this
+// pass, the blobs no published version references any more. It runs after
+// every copy of the pass has published, so it cannot take a blob from under
+// a copy in flight; a failure only leaves unreferenced blobs for the next
+// pass and is logged.
+func (d *distributor) collectGarbage(ctx context.Context) {
+	d.mu.Lock()
+	nals := sortedKeys(d.removedFrom)
+	d.mu.Unlock()
+	for _, nal := range nals {
+		lib, err := d.s.opts.Libraries(nal)
+		if err == nil {
+			_, err = lib.GC(ctx)
+		}
+		if err != nil {
+			d.s.opts.Logger.Warn("collecting unreferenced content failed; the next pass tries again", "dp", nal, "err", err)
+		}
+	}
 }
 
 // distributor carries one DistributeContent pass's shared state.
@@ -159,6 +180,9 @@ type distributor struct {
 	s       *Site
 	bytes   *semaphore.Weighted
 	sources singleflight.Group
+
+	mu          sync.Mutex
+	removedFrom map[string]bool // DPs to collect unreferenced blobs on
 }
 
 // do works one row and records the outcome on it.
@@ -270,8 +294,8 @@ func (d *distributor) source(ctx context.Context, p *pkg.Package) (fs.FS, error)
 	return v.(fs.FS), nil
 }
 
-// remove deletes every version of the package from the DP and collects the
-// blobs nothing references any more.
+// remove unpublishes every version of the package on the DP; its blobs go
+// when the pass collects garbage.
 func (d *distributor) remove(ctx context.Context, lib distpoint.Library, row distpoint.PackageStatus) error {
 	versions, err := lib.Versions(ctx, row.PackageID)
 	if err != nil {
@@ -282,8 +306,13 @@ func (d *distributor) remove(ctx context.Context, lib distpoint.Library, row dis
 			return err
 		}
 	}
-	_, err = lib.GC(ctx)
-	return err
+	d.mu.Lock()
+	if d.removedFrom == nil {
+		d.removedFrom = make(map[string]bool)
+	}
+	d.removedFrom[row.NALPath] = true
+	d.mu.Unlock()
+	return nil
 }
 
 func (d *distributor) progress(e ProgressEvent) {
