@@ -18,6 +18,17 @@
 // workflow that fails leaves nothing behind. DistributeSoftware is the
 // Distribute Software Wizard of §2.5 as one such call.
 //
+// # Content
+//
+// Package content reaches distribution points through their content
+// libraries (Options.Libraries; delivery/fslibrary is one on a directory).
+// The package-on-DP rows are the desired state: workflows move them to
+// Install Pending or Removal Pending, and DistributeContent does what they
+// ask — copying, verifying and publishing each version, or removing it —
+// and records the outcome on each row, so work resumes after a crash.
+// ValidateContent re-hashes what a DP holds; Locate tells a device which
+// DPs to use (§3.3).
+//
 // # Consistency
 //
 // The Site keeps the whole model in memory — collection membership,
