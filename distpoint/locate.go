@@ -196,8 +196,17 @@ func Locate(req LocateRequest) LocateResult {
 	cur, inBoundary := CurrentBoundary(req.Client, req.Boundaries)
 	local := inBoundary && cur.Speed == Fast
 
+	// Protection is decided by every boundary the client is in, not only
+	// the current one: a client inside a protected DP's boundary gets only
+	// protected DPs however its other boundaries overlap (§1.4).
+	containing := map[string]bool{}
+	for _, b := range req.Boundaries {
+		if b.Contains(req.Client) {
+			containing[b.Name] = true
+		}
+	}
 	var protected, unprotected []DistributionPoint
-	inProtected := false // the current boundary is some protected DP's
+	inProtected := false // the client is inside some protected DP's boundary
 	seen := make(map[string]bool, len(req.DPs))
 	for _, dp := range req.DPs {
 		if seen[dp.NALPath] {
@@ -210,7 +219,7 @@ func Locate(req LocateRequest) LocateResult {
 			}
 			continue
 		}
-		if !inBoundary || !slices.Contains(dp.Boundaries, cur.Name) {
+		if !slices.ContainsFunc(dp.Boundaries, func(name string) bool { return containing[name] }) {
 			continue
 		}
 		inProtected = true
@@ -223,11 +232,11 @@ func Locate(req LocateRequest) LocateResult {
 	var why string
 	switch {
 	case len(protected) > 0:
-		chosen, why = protected, "protected DPs for boundary "+cur.Name
+		chosen, why = protected, "protected DPs for the client's boundaries"
 	case inProtected && !req.AllowFallback:
-		why = "no protected DP for boundary " + cur.Name + " has the content and the advertisement does not allow fallback"
+		why = "no protected DP for the client's boundaries has the content and the advertisement does not allow fallback"
 	case inProtected:
-		chosen, why = unprotected, "no protected DP for boundary "+cur.Name+" has the content; falling back to unprotected DPs"
+		chosen, why = unprotected, "no protected DP for the client's boundaries has the content; falling back to unprotected DPs"
 	case inBoundary:
 		chosen, why = unprotected, "unprotected DPs; current boundary "+cur.Name+" is "+cur.Speed.String()
 	default:

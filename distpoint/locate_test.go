@@ -197,7 +197,16 @@ func TestLocateProperties(t *testing.T) {
 		req := genLocateRequest().Draw(t, "req")
 		res := Locate(req)
 		cur, in := CurrentBoundary(req.Client, req.Boundaries)
-		contains := func(dp DistributionPoint) bool { return in && slices.Contains(dp.Boundaries, cur.Name) }
+		// A protected DP serves a client inside any of its boundaries (not
+		// only the client's current one).
+		contains := func(dp DistributionPoint) bool {
+			for _, b := range req.Boundaries {
+				if slices.Contains(dp.Boundaries, b.Name) && b.Contains(req.Client) {
+					return true
+				}
+			}
+			return false
+		}
 		insideProtected := false
 		var model []string
 		for _, dp := range req.DPs {
@@ -223,7 +232,7 @@ func TestLocateProperties(t *testing.T) {
 				t.Fatalf("%s returned but it lacks version %d", l.DP.NALPath, req.Version)
 			}
 			if !l.DP.Protected && insideProtected && !req.AllowFallback {
-				t.Fatalf("unprotected %s returned to a client inside protected boundary %s without fallback", l.DP.NALPath, cur.Name)
+				t.Fatalf("unprotected %s returned to a client inside a protected boundary without fallback", l.DP.NALPath)
 			}
 			if l.DP.Protected && !contains(l.DP) {
 				t.Fatalf("protected %s returned to a client outside its boundaries %v", l.DP.NALPath, l.DP.Boundaries)
@@ -304,5 +313,30 @@ func TestActionString(t *testing.T) {
 		if tr.String() != want {
 			t.Errorf("%d: %q, want %q", int(tr), tr.String(), want)
 		}
+	}
+}
+
+// A client inside a protected DP's boundary gets only protected DPs even
+// when a more specific boundary (here a subnet) is its current one.
+func TestLocateProtectionUsesEveryBoundary(t *testing.T) {
+	req := LocateRequest{
+		Client:    Client{Addresses: []netip.Addr{netip.MustParseAddr("10.1.2.3")}, ADSite: "Branch"},
+		PackageID: "CEN00001", Version: 1,
+		DPs: []DistributionPoint{
+			{NALPath: "P", Protected: true, Boundaries: []string{"Branch site"}},
+			{NALPath: "U"},
+		},
+		Status: []PackageStatus{{PackageID: "CEN00001", NALPath: "U", State: Installed, SourceVersion: 1}},
+		Boundaries: []Boundary{
+			{Name: "Branch site", Type: ADSite, Site: "Branch"},
+			{Name: "Branch LAN", Type: IPSubnet, Prefix: netip.MustParsePrefix("10.1.0.0/16")},
+		},
+	}
+	if r := Locate(req); r.Action != Wait || len(r.Locations) != 0 {
+		t.Errorf("protected DP lacks the content, no fallback: %v %v, want Wait", r.Action, r.Locations)
+	}
+	req.AllowFallback = true
+	if r := Locate(req); len(r.Locations) != 1 || r.Locations[0].DP.NALPath != "U" {
+		t.Errorf("with fallback: %v, want U", r.Locations)
 	}
 }
