@@ -101,6 +101,10 @@ func (s *Site) DistributeContent(ctx context.Context) (*DistributionReport, erro
 // distributeContent is DistributeContent, limited to one package when only
 // is set.
 func (s *Site) distributeContent(ctx context.Context, only consign.ObjectID) (*DistributionReport, error) {
+	// One pass at a time per Site: a pass's garbage collection must not
+	// take blobs another pass has put but not yet published.
+	s.distMu.Lock()
+	defer s.distMu.Unlock()
 	if s.opts.Libraries == nil {
 		return nil, &consign.Error{Code: consign.ErrFailedPrecondition, Op: "DistributeContent", Err: errors.New("Options.Libraries is not set: the Site cannot reach any distribution point's content")}
 	}
@@ -182,7 +186,8 @@ type distributor struct {
 	sources singleflight.Group
 
 	mu          sync.Mutex
-	removedFrom map[string]bool // DPs to collect unreferenced blobs on
+	removedFrom map[string]bool  // DPs to collect unreferenced blobs on
+	checked     map[string]fs.FS // sources checked in this pass, by package/version
 }
 
 // do works one row and records the outcome on it.
@@ -232,6 +237,14 @@ func (d *distributor) copy(ctx context.Context, lib distpoint.Library, w work, r
 	if err != nil {
 		return err
 	}
+	if w.row.SourceVersion == w.row.TargetVersion {
+		// A refresh (repair) of the installed version: Verify discards any
+		// damaged blob, so the loop below copies it again (§2.4, §5.2
+		// item 3).
+		if _, err := lib.Verify(ctx, p.ID, p.SourceVersion); err != nil && !errors.Is(err, consign.ErrNotFound) {
+			return err
+		}
+	}
 	for _, f := range p.Manifest.Sorted().Files {
 		if size, ok, err := lib.HasBlob(ctx, f.SHA256); err != nil {
 			return err
@@ -247,7 +260,24 @@ func (d *distributor) copy(ctx context.Context, lib distpoint.Library, w work, r
 		res.Bytes += f.Size
 		d.progress(ProgressEvent{PackageID: p.ID, NALPath: w.row.NALPath, File: f.Path, Bytes: f.Size})
 	}
-	return lib.Publish(ctx, p.ID, p.SourceVersion, p.Manifest)
+	if err := lib.Publish(ctx, p.ID, p.SourceVersion, p.Manifest); err != nil {
+		return err
+	}
+	// A DP holds the package's current version only: older ones go, and
+	// their blobs with the pass's garbage collection.
+	versions, err := lib.Versions(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, v := range versions {
+		if v < p.SourceVersion {
+			if err := lib.Remove(ctx, p.ID, v); err != nil && !errors.Is(err, consign.ErrNotFound) {
+				return err
+			}
+			d.collect(w.row.NALPath)
+		}
+	}
+	return nil
 }
 
 // put copies one file, holding its size (capped at the whole budget) of the
@@ -273,6 +303,12 @@ func (d *distributor) put(ctx context.Context, lib distpoint.Library, fsys fs.FS
 // classic content hash mismatch (§5.2 item 3); here the copy fails instead.
 func (d *distributor) source(ctx context.Context, p *pkg.Package) (fs.FS, error) {
 	key := fmt.Sprintf("%s/%d", p.ID, p.SourceVersion)
+	d.mu.Lock()
+	if fsys, ok := d.checked[key]; ok {
+		d.mu.Unlock()
+		return fsys, nil
+	}
+	d.mu.Unlock()
 	v, err, _ := d.sources.Do(key, func() (any, error) {
 		fsys, err := d.s.opts.Sources(p)
 		if err != nil {
@@ -286,6 +322,12 @@ func (d *distributor) source(ctx context.Context, p *pkg.Package) (fs.FS, error)
 			return nil, fmt.Errorf("the package source no longer matches version %d (%s); update the package (UpdatePackageSource) to distribute the new content",
 				p.SourceVersion, manifestDiff(p.Manifest, m))
 		}
+		d.mu.Lock()
+		if d.checked == nil {
+			d.checked = make(map[string]fs.FS)
+		}
+		d.checked[key] = fsys
+		d.mu.Unlock()
 		return fsys, nil
 	})
 	if err != nil {
@@ -306,13 +348,18 @@ func (d *distributor) remove(ctx context.Context, lib distpoint.Library, row dis
 			return err
 		}
 	}
+	d.collect(row.NALPath)
+	return nil
+}
+
+// collect marks a DP for garbage collection at the end of the pass.
+func (d *distributor) collect(nal string) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.removedFrom == nil {
 		d.removedFrom = make(map[string]bool)
 	}
-	d.removedFrom[row.NALPath] = true
-	d.mu.Unlock()
-	return nil
+	d.removedFrom[nal] = true
 }
 
 func (d *distributor) progress(e ProgressEvent) {
@@ -391,18 +438,29 @@ func (s *Site) ValidateContent(ctx context.Context, id consign.ObjectID, nalPath
 		g.Go(func() error {
 			res := DPResult{PackageID: id, NALPath: row.NALPath, State: row.State}
 			lib, err := s.opts.Libraries(row.NALPath)
+			if err == nil && lib == nil {
+				err = fmt.Errorf("no content library for %s", row.NALPath)
+			}
 			var bad []distpoint.Mismatch
+			var cause error
 			if err == nil {
 				bad, err = lib.Verify(gctx, id, row.SourceVersion)
+				if errors.Is(err, consign.ErrNotFound) {
+					// The row says Installed but the DP has no such version.
+					cause, err = fmt.Errorf("content validation failed: version %d is not published on the DP", row.SourceVersion), nil
+				}
 			}
-			if err == nil && len(bad) > 0 {
+			if len(bad) > 0 {
 				var files []string
 				for _, m := range bad {
 					files = append(files, m.String())
 				}
-				cause := fmt.Errorf("content validation failed: %s", strings.Join(files, "; "))
-				res.State, _, err = s.recordDP(gctx, row, distpoint.VerifyFailed, cause)
-				err = errors.Join(cause, err)
+				cause = fmt.Errorf("content validation failed: %s", strings.Join(files, "; "))
+			}
+			if cause != nil {
+				var rerr error
+				res.State, _, rerr = s.recordDP(gctx, row, distpoint.VerifyFailed, cause)
+				err = errors.Join(cause, err, rerr)
 			}
 			res.Err = err
 			mu.Lock()
@@ -461,9 +519,9 @@ func (s *Site) RunScheduledValidation(ctx context.Context) (*DistributionReport,
 		return nil, &consign.Error{Code: consign.ErrFailedPrecondition, Op: "RunScheduledValidation", Err: errors.New("Options.ContentValidation is not set")}
 	}
 	now := s.opts.Clock()
-	s.validationMu.Lock()
+	s.validationMu.Lock() // one scheduled run at a time
+	defer s.validationMu.Unlock()
 	last := s.lastValidation
-	s.validationMu.Unlock()
 	if !last.IsZero() {
 		if next, ok := s.opts.ContentValidation.Next(last, time.UTC); !ok || next.After(now) {
 			return &DistributionReport{}, nil
@@ -485,8 +543,6 @@ func (s *Site) RunScheduledValidation(ctx context.Context) (*DistributionReport,
 		}
 		report.Results = append(report.Results, r.Results...)
 	}
-	s.validationMu.Lock()
 	s.lastValidation = now
-	s.validationMu.Unlock()
 	return report, nil
 }

@@ -81,13 +81,15 @@ func (s *Site) DistributeSoftware(ctx context.Context, req DistributeRequest) (*
 	}
 	// The objects are written; now copy the content, as Distribution
 	// Manager would start to. Its outcome is on the rows.
+	// From here the wizard has succeeded: a copy that fails or is cancelled
+	// is reported in res.Copy and on the rows, which retry like any other.
 	res.Copy, err = s.distributeContent(ctx, res.Package.ID)
 	if err != nil {
-		return res, err
+		s.opts.Logger.Warn("DistributeSoftware: the content copy stopped early; the rows retry", "package", res.Package.ID, "err", err)
 	}
 	rows, err := s.PackageStatus(res.Package.ID)
 	if err != nil {
-		return res, err
+		return res, nil // the rows as planned stay in res
 	}
 	chosen := map[string]bool{}
 	for _, r := range res.DistributionPoints {

@@ -1,10 +1,14 @@
 package delivery_test
 
 import (
+	"encoding/hex"
 	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/consign/consign/advertisement"
@@ -99,5 +103,58 @@ func TestScheduledValidation(t *testing.T) {
 	ce.clock.Set(t0.Add(25 * time.Hour))
 	if r := must(site.RunScheduledValidation(ce.ctx)); r.Err() == nil {
 		t.Errorf("the daily validation missed the damaged file")
+	}
+}
+
+// Refresh repairs damaged content even when no validation ran first; a
+// version missing from a DP fails validation; an update leaves only the new
+// version on the DP.
+func TestRefreshValidationAndOldVersions(t *testing.T) {
+	ce := newContentEnv(t)
+	p := pkg.NewPackage("", "App")
+	p.SourceFlag, p.SourcePath, p.Manifest = pkg.StorageDirect, `\\FS01\Source\App`, ce.manifest()
+	p = must(ce.site.CreatePackage(ce.ctx, p))
+	if err := ce.site.AddPackageToDistributionPoints(ce.ctx, p.ID, "DP01", "DP02"); err != nil {
+		t.Fatal(err)
+	}
+	must(ce.site.DistributeContent(ce.ctx))
+
+	// Same-size damage on DP01, then a refresh with no validation first.
+	f := p.Manifest.Sorted().Files[0]
+	h := hex.EncodeToString(f.SHA256[:])
+	blob := filepath.Join(ce.dirs["DP01"], "blobs", h[:2], h)
+	if err := os.Chmod(blob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blob, make([]byte, f.Size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ce.site.RefreshPackageOnDistributionPoints(ce.ctx, p.ID, "DP01"); err != nil {
+		t.Fatal(err)
+	}
+	must(ce.site.DistributeContent(ce.ctx))
+	if bad, err := ce.libs["DP01"].Verify(ce.ctx, p.ID, 1); err != nil || len(bad) != 0 {
+		t.Errorf("after refresh: %v, %v; want intact content", bad, err)
+	}
+
+	// An update: the DPs keep only version 2.
+	ce.mu.Lock()
+	ce.src["setup.exe"] = &fstest.MapFile{Data: []byte("MZ v2")}
+	ce.mu.Unlock()
+	p = must(ce.site.UpdatePackageSource(ce.ctx, p.ID, ce.manifest()))
+	must(ce.site.DistributeContent(ce.ctx))
+	if vs, _ := ce.libs["DP01"].Versions(ce.ctx, p.ID); len(vs) != 1 || vs[0] != 2 {
+		t.Errorf("DP01 versions after the update = %v, want [2]", vs)
+	}
+
+	// The version's manifest vanishes from DP02: validation fails the row.
+	if err := os.Remove(filepath.Join(ce.dirs["DP02"], "versions", string(p.ID), "2.json")); err != nil {
+		t.Fatal(err)
+	}
+	if rep := must(ce.site.ValidateContent(ce.ctx, p.ID, "DP02")); rep.Err() == nil || !strings.Contains(rep.Err().Error(), "not published") {
+		t.Errorf("validation of a DP missing the version: %v", rep.Err())
+	}
+	if st := ce.states(p.ID); st["DP02"].State != distpoint.InstallFailed {
+		t.Errorf("DP02 = %v, want Install Failed", st["DP02"].State)
 	}
 }

@@ -36,8 +36,9 @@ type Site struct {
 	stale bool
 	st    *state
 
-	validationMu   sync.Mutex // guards lastValidation
+	validationMu   sync.Mutex // serialises RunScheduledValidation; guards lastValidation
 	lastValidation time.Time
+	distMu         sync.Mutex // one DistributeContent pass at a time
 }
 
 // Open loads a Site from store. transport may be nil (devices then learn of

@@ -517,6 +517,15 @@ func (l *Library) Remove(ctx context.Context, id consign.ObjectID, v uint32) err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, err := os.Stat(l.versionPath(id, v)); errors.Is(err, fs.ErrNotExist) {
+		return consign.Errorf(consign.ErrNotFound, "Remove", versionKey(id, v), "version not published")
+	}
+	// The materialised tree goes first: a crash before the manifest goes
+	// then leaves a published version without a tree (made again on
+	// demand), never a tree without a version that nothing would clean up.
+	if err := l.dropShare(id, v); err != nil {
+		return err
+	}
 	err := os.Remove(l.versionPath(id, v))
 	if errors.Is(err, fs.ErrNotExist) {
 		return consign.Errorf(consign.ErrNotFound, "Remove", versionKey(id, v), "version not published")
@@ -524,10 +533,7 @@ func (l *Library) Remove(ctx context.Context, id consign.ObjectID, v uint32) err
 	if err != nil {
 		return fmt.Errorf("fslibrary: Remove %s: %w", versionKey(id, v), err)
 	}
-	if err := syncDir(l.versionDir(id)); err != nil {
-		return err
-	}
-	return l.dropShare(id, v)
+	return syncDir(l.versionDir(id))
 }
 
 // dropShare removes a materialised tree: it is first renamed into tmp/ so
