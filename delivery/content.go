@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -432,6 +433,7 @@ func (s *Site) ValidateContent(ctx context.Context, id consign.ObjectID, nalPath
 	}
 	report := &DistributionReport{}
 	var mu sync.Mutex
+	discarded := map[string][][32]byte{} // per DP, the damaged blobs Verify dropped
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.ThreadsPerPackage)
 	for _, row := range rows {
@@ -452,9 +454,14 @@ func (s *Site) ValidateContent(ctx context.Context, id consign.ObjectID, nalPath
 			}
 			if len(bad) > 0 {
 				var files []string
+				mu.Lock()
 				for _, m := range bad {
 					files = append(files, m.String())
+					if !m.Missing {
+						discarded[row.NALPath] = append(discarded[row.NALPath], m.File.SHA256)
+					}
 				}
+				mu.Unlock()
 				cause = fmt.Errorf("content validation failed: %s", strings.Join(files, "; "))
 			}
 			if cause != nil {
@@ -470,8 +477,47 @@ func (s *Site) ValidateContent(ctx context.Context, id consign.ObjectID, nalPath
 		})
 	}
 	_ = g.Wait()
-	slices.SortFunc(report.Results, func(a, b DPResult) int { return strings.Compare(a.NALPath, b.NALPath) })
+	// A damaged blob Verify dropped may be shared (single instance) with
+	// other packages installed on the same DP: they lack it now too, so
+	// they are validated as well.
+	for _, nal := range sortedKeys(discarded) {
+		for _, other := range s.packagesUsing(nal, discarded[nal], id) {
+			r, err := s.ValidateContent(ctx, other, nal)
+			if err != nil && !errors.Is(err, consign.ErrNotFound) {
+				return report, err
+			}
+			if r != nil {
+				report.Results = append(report.Results, r.Results...)
+			}
+		}
+	}
+	slices.SortFunc(report.Results, func(a, b DPResult) int {
+		return cmp.Or(strings.Compare(string(a.PackageID), string(b.PackageID)), strings.Compare(a.NALPath, b.NALPath))
+	})
 	return report, ctx.Err()
+}
+
+// packagesUsing returns the packages other than except installed on the DP
+// whose manifest holds any of the blobs sums.
+func (s *Site) packagesUsing(nal string, sums [][32]byte, except consign.ObjectID) []consign.ObjectID {
+	var out []consign.ObjectID
+	_ = s.read("ValidateContent", func(st *state) error {
+		for _, id := range sortedKeys(st.pkgDPs) {
+			row, ok := st.pkgDPs[id][nal]
+			p := st.packages[id]
+			if id == except || !ok || row.State != distpoint.Installed || p == nil {
+				continue
+			}
+			for _, f := range p.Manifest.Files {
+				if slices.Contains(sums, f.SHA256) {
+					out = append(out, id)
+					break
+				}
+			}
+		}
+		return nil
+	})
+	return out
 }
 
 // manifestDiff names the first few files that differ between two manifests.

@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
@@ -156,5 +157,33 @@ func TestRefreshValidationAndOldVersions(t *testing.T) {
 	}
 	if st := ce.states(p.ID); st["DP02"].State != distpoint.InstallFailed {
 		t.Errorf("DP02 = %v, want Install Failed", st["DP02"].State)
+	}
+}
+
+// A damaged blob shared by two packages on a DP fails both when either is
+// validated: the blob is dropped for both (single instance).
+func TestValidationFollowsSharedBlobs(t *testing.T) {
+	ce := newContentEnv(t)
+	m := ce.manifest()
+	var ids []string
+	for _, name := range []string{"A", "B"} {
+		p := pkg.NewPackage("", name)
+		p.SourceFlag, p.SourcePath, p.Manifest = pkg.StorageDirect, `\\FS01\Source\Shared`, m
+		p = must(ce.site.CreatePackage(ce.ctx, p))
+		if err := ce.site.AddPackageToDistributionPoints(ce.ctx, p.ID, "DP01"); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, string(p.ID))
+	}
+	must(ce.site.DistributeContent(ce.ctx))
+	ce.damage("DP01", m.Sorted().Files[3].SHA256)
+	rep := must(ce.site.ValidateContent(ce.ctx, consign.ObjectID(ids[0])))
+	if len(rep.Results) != 2 {
+		t.Fatalf("validation results: %+v, want both packages", rep.Results)
+	}
+	for _, id := range ids {
+		if st := ce.states(consign.ObjectID(id)); st["DP01"].State != distpoint.InstallFailed {
+			t.Errorf("package %s on DP01: %v, want Install Failed", id, st["DP01"].State)
+		}
 	}
 }
