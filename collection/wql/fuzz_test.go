@@ -24,13 +24,7 @@ func FuzzCompile(f *testing.F) {
 			map[string][]map[string]any{"SMS_G_System_ADD_REMOVE_PROGRAMS": {{"DisplayName": "x"}, {}}}),
 		newDevice(f, s, 2, nil, nil),
 	}
-	all := func(yield func(Resource) bool) {
-		for _, d := range devs {
-			if !yield(d) {
-				return
-			}
-		}
-	}
+	all := resources(devs)
 	f.Fuzz(func(t *testing.T, src string) {
 		q, err := Compile(src, s)
 		if err != nil {

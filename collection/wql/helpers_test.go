@@ -98,3 +98,14 @@ func newDevice(tb fataler, s *Schema, id int64, sys map[string]any, inv map[stri
 }
 
 func (d *device) String() string { return fmt.Sprint("device ", d.id) }
+
+// resources iterates devs as Prepare's population.
+func resources[R Resource](devs []R) func(yield func(Resource) bool) {
+	return func(yield func(Resource) bool) {
+		for _, d := range devs {
+			if !yield(d) {
+				return
+			}
+		}
+	}
+}

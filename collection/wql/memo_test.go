@@ -95,13 +95,7 @@ func TestMatchAgreesWithReferenceInterned(t *testing.T) {
 		if err != nil {
 			t.Fatalf("generated query does not compile: %v\n%s", err, src)
 		}
-		all := func(yield func(Resource) bool) {
-			for _, d := range devs {
-				if !yield(d) {
-					return
-				}
-			}
-		}
+		all := resources(devs)
 		p := q.Prepare(propNow, all)
 		want := (&refEval{s: s, all: plain, now: Time(propNow)}).matches(q)
 		masked := onlyColumns(s, q, devs)

@@ -462,13 +462,7 @@ func TestMatchAgreesWithReference(t *testing.T) {
 		if err != nil {
 			t.Fatalf("generated query does not compile: %v\n%s", err, src)
 		}
-		all := func(yield func(Resource) bool) {
-			for _, d := range devs {
-				if !yield(d) {
-					return
-				}
-			}
-		}
+		all := resources(devs)
 		p := q.Prepare(propNow, all)
 		want := (&refEval{s: s, all: devs, now: Time(propNow)}).matches(q)
 		for _, d := range devs {

@@ -160,13 +160,7 @@ var realQueries = []struct {
 func TestRealQueries(t *testing.T) {
 	s := testSchema(t)
 	devs := fleet(t, s)
-	all := func(yield func(Resource) bool) {
-		for _, d := range devs {
-			if !yield(d) {
-				return
-			}
-		}
-	}
+	all := resources(devs)
 	for _, tc := range realQueries {
 		t.Run(tc.name, func(t *testing.T) {
 			q, err := Compile(tc.src, s)
