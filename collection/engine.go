@@ -169,11 +169,29 @@ func (e *Engine) Schema() *wql.Schema { return e.schema }
 // (consign.ErrFailedPrecondition) to change a built-in collection. The Engine
 // keeps a copy of c.
 func (e *Engine) PutCollection(c *Collection, now time.Time) (Delta, error) {
+	if err := e.CheckCollection(c); err != nil {
+		return Delta{}, err
+	}
+	c = c.Clone()
+	if err := e.install(c); err != nil {
+		return Delta{}, err
+	}
+	x := e.byID[c.ID]
+	full := e.dependents(x)
+	return e.run(now, full, nil, -1), nil
+}
+
+// CheckCollection reports, without changing anything, every reason
+// PutCollection would refuse c: a built-in ID, what Validate finds, a rule
+// limited to a collection the Engine does not have, and rules that would
+// make limiting collections loop (the error names the loop). A caller that
+// must write c somewhere else first (a Store) checks with it beforehand.
+func (e *Engine) CheckCollection(c *Collection) error {
 	if strings.HasPrefix(string(c.ID), "SMS") {
-		return Delta{}, consign.Errorf(consign.ErrFailedPrecondition, "PutCollection", string(c.ID), "built-in collections cannot be changed")
+		return consign.Errorf(consign.ErrFailedPrecondition, "PutCollection", string(c.ID), "built-in collections cannot be changed")
 	}
 	if err := c.Validate(e.schema); err != nil {
-		return Delta{}, err
+		return err
 	}
 	var p consign.Problems
 	for i, r := range c.QueryRules {
@@ -183,7 +201,7 @@ func (e *Engine) PutCollection(c *Collection, now time.Time) (Delta, error) {
 		}
 	}
 	if err := p.Err(); err != nil {
-		return Delta{}, err
+		return err
 	}
 	if loop := e.limitLoop(c); loop != nil {
 		i := slices.IndexFunc(c.QueryRules, func(r QueryRule) bool { return r.LimitToCollectionID == loop[1] })
@@ -191,16 +209,10 @@ func (e *Engine) PutCollection(c *Collection, now time.Time) (Delta, error) {
 		for i, id := range loop {
 			names[i] = string(id)
 		}
-		return Delta{}, &consign.ValidationError{Field: "Collection.QueryRules" + ruleKey(i, c.QueryRules[i].RuleName) + ".LimitToCollectionID",
+		return &consign.ValidationError{Field: "Collection.QueryRules" + ruleKey(i, c.QueryRules[i].RuleName) + ".LimitToCollectionID",
 			Value: string(loop[1]), Rule: "limiting collections must not loop: " + strings.Join(names, " → ")}
 	}
-	c = c.Clone()
-	if err := e.install(c); err != nil {
-		return Delta{}, err
-	}
-	x := e.byID[c.ID]
-	full := e.dependents(x)
-	return e.run(now, full, nil, -1), nil
+	return nil
 }
 
 // limitLoop returns a loop of limiting collections from c back to c, if c's

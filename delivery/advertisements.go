@@ -68,8 +68,8 @@ func (t *tx) checkAdvertisement(a *advertisement.Advertisement) error {
 	// At most 15 assignments per program, re-runs included, across all its
 	// advertisements (§1.9, §5.1).
 	others := 0
-	for _, o := range t.st.ads {
-		if o.ad.ID != a.ID && o.ad.PackageID == a.PackageID && o.ad.ProgramName == a.ProgramName {
+	for _, o := range t.st.adsByPkg[a.PackageID] {
+		if o.ad.ID != a.ID && o.ad.ProgramName == a.ProgramName {
 			others += o.ad.Assignments()
 		}
 	}

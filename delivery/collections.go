@@ -60,8 +60,6 @@ func (t *tx) planCollection(c *collection.Collection, parent consign.ObjectID) (
 		if _, ok := t.st.engine.Collection(parent); !ok {
 			return nil, &consign.ValidationError{Field: "parent", Value: string(parent), Rule: "must name an existing collection"}
 		}
-	}
-	if parent != collection.RootID {
 		t.guard(kindCollection, string(parent))
 	}
 	t.put(kindCollection, string(nc.ID), nil, nc)
@@ -71,84 +69,19 @@ func (t *tx) planCollection(c *collection.Collection, parent consign.ObjectID) (
 	return nc, nil
 }
 
-// checkCollection validates c against the schema and the other collections:
-// every limit-to collection exists, and limits do not loop.
+// checkCollection validates c against the schema and the other collections
+// (the engine's own checks: every limit-to collection exists, limits do not
+// loop) and guards the collections it is limited to.
 func (t *tx) checkCollection(c *collection.Collection) error {
-	if err := c.Validate(t.st.engine.Schema()); err != nil {
+	if err := t.st.engine.CheckCollection(c); err != nil {
 		return err
-	}
-	var probs consign.Problems
-	for i, r := range c.QueryRules {
-		if r.LimitToCollectionID == "" {
-			continue
-		}
-		if _, ok := t.st.engine.Collection(r.LimitToCollectionID); !ok && r.LimitToCollectionID != c.ID {
-			probs.AddValue(fmt.Sprintf("Collection.QueryRules[%d].LimitToCollectionID", i), string(r.LimitToCollectionID), "must name an existing collection")
-		}
-	}
-	if err := probs.Err(); err != nil {
-		return err
-	}
-	if cycle := limitCycle(t.st.engine, c); cycle != nil {
-		return &consign.ValidationError{Field: "Collection.QueryRules.LimitToCollectionID",
-			Rule: "limiting collections must not loop: " + strings.Join(cycle, " -> ")}
 	}
 	for _, r := range c.QueryRules {
-		if r.LimitToCollectionID != "" && r.LimitToCollectionID != c.ID {
+		if r.LimitToCollectionID != "" {
 			t.guard(kindCollection, string(r.LimitToCollectionID))
 		}
 	}
 	return nil
-}
-
-// limitCycle returns a loop of limit-to references through c, if c's rules
-// (replacing the stored version of c) would create one.
-func limitCycle(e *collection.Engine, c *collection.Collection) []string {
-	limits := func(id consign.ObjectID) []consign.ObjectID {
-		col := c
-		if id != c.ID {
-			var ok bool
-			if col, ok = e.Collection(id); !ok {
-				return nil
-			}
-		}
-		var out []consign.ObjectID
-		for _, r := range col.QueryRules {
-			if r.LimitToCollectionID != "" {
-				out = append(out, r.LimitToCollectionID)
-			}
-		}
-		return out
-	}
-	var path []consign.ObjectID
-	onPath := map[consign.ObjectID]bool{}
-	done := map[consign.ObjectID]bool{}
-	var visit func(id consign.ObjectID) []string
-	visit = func(id consign.ObjectID) []string {
-		if onPath[id] {
-			i := slices.Index(path, id)
-			var cyc []string
-			for _, p := range path[i:] {
-				cyc = append(cyc, string(p))
-			}
-			return append(cyc, string(id))
-		}
-		if done[id] {
-			return nil
-		}
-		onPath[id] = true
-		path = append(path, id)
-		for _, next := range limits(id) {
-			if cyc := visit(next); cyc != nil {
-				return cyc
-			}
-		}
-		path = path[:len(path)-1]
-		onPath[id] = false
-		done[id] = true
-		return nil
-	}
-	return visit(c.ID)
 }
 
 // UpdateCollection replaces a collection's name, comment, rules, schedules

@@ -28,7 +28,7 @@ func TestCollectionWorkflows(t *testing.T) {
 	// A limit loop is refused and named.
 	c := must(e.site.Collection(col.ID))
 	c.QueryRules[0].LimitToCollectionID = limited.ID
-	if err := e.site.UpdateCollection(e.ctx, c); !errors.Is(err, consign.ErrInvalid) || !strings.Contains(err.Error(), string(col.ID)+" -> "+string(limited.ID)) {
+	if err := e.site.UpdateCollection(e.ctx, c); !errors.Is(err, consign.ErrInvalid) || !strings.Contains(err.Error(), string(col.ID)+" → "+string(limited.ID)) {
 		t.Errorf("limit loop: err = %v", err)
 	}
 	// A link loop is refused.

@@ -143,12 +143,10 @@ func (t *tx) planDistribute(req DistributeRequest) (*DistributeResult, error) {
 			probs.Merge(prefixed(without(prog.Validate(), "Program.PackageID"), "NewPrograms", i))
 		}
 	}
-	nals := append([]string(nil), req.DistributionPoints...)
-	for _, g := range req.DPGroups {
-		nals = append(nals, g.Members...)
-	}
+	// A group is a selection shortcut: it ticks its members (§1.4).
+	nals := distpoint.ExpandGroups(req.DistributionPoints, req.DPGroups)
 	if res.Package != nil {
-		probs.Merge(t.planAddToDPs(res.Package.ID, dedupe(nals), "DistributionPoints"))
+		probs.Merge(t.planAddToDPs(res.Package.ID, nals, "DistributionPoints"))
 	} else {
 		for i, nal := range nals {
 			if _, ok := t.st.dps[nal]; !ok {
@@ -226,16 +224,4 @@ func everyTwoHours(now time.Time) schedule.Token {
 // civil returns t's wall clock as a schedule start (fields in UTC).
 func civil(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)
-}
-
-func dedupe(xs []string) []string {
-	seen := make(map[string]bool, len(xs))
-	out := xs[:0]
-	for _, x := range xs {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -136,10 +136,8 @@ func (s *Site) DeletePackage(ctx context.Context, id consign.ObjectID) error {
 			return &consign.Error{Code: consign.ErrFailedPrecondition, Op: "DeletePackage", Key: string(id),
 				Err: fmt.Errorf("still used: %s", strings.Join(users, ", "))}
 		}
-		for _, a := range t.st.ads {
-			if a.ad.PackageID == id {
-				t.deleteAdvertisement(a)
-			}
+		for _, a := range t.st.adsByPkg[id] {
+			t.deleteAdvertisement(a)
 		}
 		for ref := range t.st.programs {
 			if ref.PackageID == id {

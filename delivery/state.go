@@ -106,6 +106,7 @@ type state struct {
 	tree     collection.Tree
 	ads      map[consign.ObjectID]*adState
 	adsByCol map[consign.ObjectID][]*adState
+	adsByPkg map[consign.ObjectID][]*adState
 	// applicable holds, per collection, the advertisements that reach its
 	// members: its own and those of ancestors that include subcollections.
 	// Kept current by every write that can change it, so reads never fill it.
@@ -141,6 +142,7 @@ func newState(o Options) *state {
 		engine:     collection.NewEngine(o.Schema),
 		ads:        make(map[consign.ObjectID]*adState),
 		adsByCol:   make(map[consign.ObjectID][]*adState),
+		adsByPkg:   make(map[consign.ObjectID][]*adState),
 		dps:        make(map[string]*distpoint.DistributionPoint),
 		boundaries: make(map[string]*distpoint.Boundary),
 		pkgDPs:     make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
@@ -292,12 +294,10 @@ func (st *state) applyProgram(c Change) error {
 // packageChanged follows a change of a package or one of its programs into
 // its advertisements, and marks every device they target for notification.
 func (st *state) packageChanged(id consign.ObjectID) {
-	for _, a := range st.ads {
-		if a.ad.PackageID == id {
-			st.resolve(a)
-			for rid := range a.targeted {
-				st.notify[rid] = struct{}{}
-			}
+	for _, a := range st.adsByPkg[id] {
+		st.resolve(a)
+		for rid := range a.targeted {
+			st.notify[rid] = struct{}{}
 		}
 	}
 }
@@ -515,6 +515,7 @@ func (st *state) applyAdvertisement(c Change) error {
 	old := st.ads[id]
 	if old != nil {
 		st.adsByCol[old.ad.CollectionID] = slices.DeleteFunc(st.adsByCol[old.ad.CollectionID], func(a *adState) bool { return a == old })
+		st.adsByPkg[old.ad.PackageID] = slices.DeleteFunc(st.adsByPkg[old.ad.PackageID], func(a *adState) bool { return a == old })
 		for rid := range old.targeted {
 			st.notify[rid] = struct{}{}
 		}
@@ -539,6 +540,7 @@ func (st *state) applyAdvertisement(c Change) error {
 	a.order = idOrder(ad.ID)
 	st.resolve(a)
 	st.adsByCol[ad.CollectionID] = append(st.adsByCol[ad.CollectionID], a)
+	st.adsByPkg[ad.PackageID] = append(st.adsByPkg[ad.PackageID], a)
 	st.refreshApplicable(ad.CollectionID)
 	st.retarget(a)
 	for rid := range a.targeted {
