@@ -50,6 +50,10 @@ type DPResult struct {
 	// the DP, verified (single instance).
 	Files, Skipped int
 	Bytes          int64
+	// Share is the installed version's package share on the DP, when its
+	// library lays one out (distpoint.Materializer): the tree clients run
+	// the program from when the advertisement says run from the DP.
+	Share string
 	// Err is this DP's failure, if any.
 	Err error
 }
@@ -198,6 +202,7 @@ func (d *distributor) do(ctx context.Context, w work) DPResult {
 	if err == nil && lib == nil {
 		err = fmt.Errorf("no content library for %s", w.row.NALPath)
 	}
+	reached := err == nil
 	removing := w.row.Removing()
 	if err == nil {
 		if removing {
@@ -211,6 +216,12 @@ func (d *distributor) do(ctx context.Context, w work) DPResult {
 		res.State, res.Err = w.row.State, err
 		return res
 	}
+	// A DP that could not be opened, or whose library says it is
+	// unreachable, is offline from now; one that worked is online.
+	online := reached && !errors.Is(err, consign.ErrUnavailable)
+	if aerr := d.s.recordAvailability(ctx, w.row.NALPath, online); aerr != nil {
+		d.s.opts.Logger.Warn("recording a DP's availability failed", "dp", w.row.NALPath, "err", aerr)
+	}
 	ev := distpoint.CopySucceeded
 	switch {
 	case removing && err == nil:
@@ -220,7 +231,7 @@ func (d *distributor) do(ctx context.Context, w work) DPResult {
 	case err != nil:
 		ev = distpoint.CopyFailed
 	}
-	state, removed, rerr := d.s.recordDP(ctx, w.row, ev, err)
+	state, removed, rerr := d.s.recordDP(ctx, w.row, ev, err, res.Share)
 	res.State, res.Removed, res.Err = state, removed, errors.Join(err, rerr)
 	return res
 }
@@ -263,6 +274,16 @@ func (d *distributor) copy(ctx context.Context, lib distpoint.Library, w work, r
 	}
 	if err := lib.Publish(ctx, p.ID, p.SourceVersion, p.Manifest); err != nil {
 		return err
+	}
+	// Like a ConfigMgr DP's package share, the version's tree is laid out
+	// as soon as it is installed, so any advertisement may run it from the
+	// DP (§3.4).
+	if m, ok := lib.(distpoint.Materializer); ok {
+		dir, err := m.Materialize(ctx, p.ID, p.SourceVersion)
+		if err != nil {
+			return fmt.Errorf("laying out the package share: %w", err)
+		}
+		res.Share = dir
 	}
 	// A DP holds the package's current version only: older ones go, and
 	// their blobs with the pass's garbage collection.
@@ -371,8 +392,9 @@ func (d *distributor) progress(e ProgressEvent) {
 
 // recordDP writes a distributor outcome to the package-on-DP row, unless
 // the row changed meanwhile (an update or refresh started a new copy):
-// then the new desired state wins and the next pass acts on it.
-func (s *Site) recordDP(ctx context.Context, seen distpoint.PackageStatus, ev distpoint.Event, cause error) (distpoint.State, bool, error) {
+// then the new desired state wins and the next pass acts on it. A
+// successful copy records share, the installed version's package share.
+func (s *Site) recordDP(ctx context.Context, seen distpoint.PackageStatus, ev distpoint.Event, cause error, share string) (distpoint.State, bool, error) {
 	state, removed := seen.State, false
 	err := s.commit(ctx, "DistributeContent", func(t *tx) error {
 		cur, ok := t.st.pkgDPs[seen.PackageID][seen.NALPath]
@@ -394,6 +416,9 @@ func (s *Site) recordDP(ctx context.Context, seen distpoint.PackageStatus, ev di
 		}
 		if cause != nil {
 			next.LastError = cause.Error()
+		}
+		if ev == distpoint.CopySucceeded {
+			next.Share = share
 		}
 		state = next.State
 		t.put(kindPackageDP, key, map[string]string{"package": string(seen.PackageID), "dp": seen.NALPath}, &next)
@@ -466,7 +491,7 @@ func (s *Site) ValidateContent(ctx context.Context, id consign.ObjectID, nalPath
 			}
 			if cause != nil {
 				var rerr error
-				res.State, _, rerr = s.recordDP(gctx, row, distpoint.VerifyFailed, cause)
+				res.State, _, rerr = s.recordDP(gctx, row, distpoint.VerifyFailed, cause, "")
 				err = errors.Join(cause, err, rerr)
 			}
 			res.Err = err
@@ -556,9 +581,11 @@ func dirSource(p *pkg.Package) (fs.FS, error) {
 }
 
 // RunScheduledValidation validates the content of every package on every
-// DP when Options.ContentValidation has fired since the last run (every
-// time it is called before the first run), and reports what it found. Call
-// it periodically, for example from the same loop that calls
+// DP when Options.ContentValidation has fired since the last run, and
+// reports what it found. The last run's time is kept in the Store, so a
+// restarted Site, or another Site over the same Store, waits for the next
+// occurrence; on a site where it never ran, the first call runs at once.
+// Call it periodically, for example from the same loop that calls
 // DistributeContent; it does nothing when the schedule has not fired.
 func (s *Site) RunScheduledValidation(ctx context.Context) (*DistributionReport, error) {
 	if s.opts.ContentValidation == nil {
@@ -567,7 +594,11 @@ func (s *Site) RunScheduledValidation(ctx context.Context) (*DistributionReport,
 	now := s.opts.Clock()
 	s.validationMu.Lock() // one scheduled run at a time
 	defer s.validationMu.Unlock()
-	last := s.lastValidation
+	var last time.Time
+	_ = s.read("RunScheduledValidation", func(st *state) error {
+		last = st.lastValidation
+		return nil
+	})
 	if !last.IsZero() {
 		if next, ok := s.opts.ContentValidation.Next(last, time.UTC); !ok || next.After(now) {
 			return &DistributionReport{}, nil
@@ -589,6 +620,13 @@ func (s *Site) RunScheduledValidation(ctx context.Context) (*DistributionReport,
 		}
 		report.Results = append(report.Results, r.Results...)
 	}
-	s.lastValidation = now
-	return report, nil
+	// The time of the run is stored, so a restarted Site (or another Site
+	// over the same Store) waits for the next occurrence.
+	err := s.commit(ctx, "RunScheduledValidation", func(t *tx) error {
+		if t.st.lastValidation.Before(now) {
+			t.put(kindMarker, markerValidation, nil, now)
+		}
+		return nil
+	})
+	return report, err
 }

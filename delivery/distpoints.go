@@ -173,3 +173,55 @@ func (t *tx) planDPEvent(op string, id consign.ObjectID, nalPaths []string, ev d
 	}
 	return nil
 }
+
+// SetDistributionPointAvailability records that a DP has gone offline or
+// come back, as site status monitoring would (the site also records it
+// itself whenever DistributeContent cannot reach a DP, or reaches it
+// again). Content location stops offering a protected DP that has been
+// offline for more than distpoint.ProtectedFallbackAfter (8 hours) and lets
+// clients inside its boundaries fall back to unprotected DPs where the
+// advertisement allows it (§3.3 step 4). Recording the state a DP is
+// already in changes nothing, so the offline time keeps counting.
+func (s *Site) SetDistributionPointAvailability(ctx context.Context, nalPath string, online bool) error {
+	return s.commit(ctx, "SetDistributionPointAvailability", func(t *tx) error {
+		if _, ok := t.st.dps[nalPath]; !ok {
+			return notFound("SetDistributionPointAvailability", "distribution point "+nalPath)
+		}
+		t.setAvailability(nalPath, online)
+		return nil
+	})
+}
+
+// recordAvailability is SetDistributionPointAvailability for the
+// distributor: a DP deleted meanwhile is ignored.
+func (s *Site) recordAvailability(ctx context.Context, nalPath string, online bool) error {
+	return s.commit(ctx, "DistributeContent", func(t *tx) error {
+		if _, ok := t.st.dps[nalPath]; ok {
+			t.setAvailability(nalPath, online)
+		}
+		return nil
+	})
+}
+
+// setAvailability writes the DP's availability when it changes.
+func (t *tx) setAvailability(nalPath string, online bool) {
+	cur, known := t.st.availability[nalPath]
+	if known && cur.Online == online || !known && online {
+		return
+	}
+	t.put(kindAvailability, nalPath, nil, distpoint.Availability{NALPath: nalPath, Online: online, Since: t.now})
+}
+
+// DistributionPointAvailability returns the DPs the site has seen offline
+// (or back online after being offline), ordered by NAL path, with the time
+// of the change. A DP not listed has always been reachable.
+func (s *Site) DistributionPointAvailability() []distpoint.Availability {
+	var out []distpoint.Availability
+	_ = s.read("DistributionPointAvailability", func(st *state) error {
+		for _, nal := range sortedKeys(st.availability) {
+			out = append(out, st.availability[nal])
+		}
+		return nil
+	})
+	return out
+}

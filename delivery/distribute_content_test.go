@@ -100,6 +100,16 @@ func TestScheduledValidation(t *testing.T) {
 	if r := must(site.RunScheduledValidation(ce.ctx)); len(r.Results) != 0 {
 		t.Errorf("ran again before the schedule fired: %+v", r)
 	}
+	// The last run is in the Store: a restarted Site waits for the
+	// schedule too.
+	restarted, err := delivery.Open(ce.ctx, ce.store, nil, &delivery.Options{Clock: ce.clock.Now, ContentValidation: &daily,
+		Libraries: func(nal string) (distpoint.Library, error) { return ce.libs[nal], nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := must(restarted.RunScheduledValidation(ce.ctx)); len(r.Results) != 0 {
+		t.Errorf("a restarted Site ran before the schedule fired: %+v", r)
+	}
 	ce.damage("DP01", p.Manifest.Sorted().Files[0].SHA256)
 	ce.clock.Set(t0.Add(25 * time.Hour))
 	if r := must(site.RunScheduledValidation(ce.ctx)); r.Err() == nil {

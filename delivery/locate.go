@@ -10,6 +10,7 @@ import (
 	"github.com/consign/consign/advertisement"
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/distpoint"
+	pkg "github.com/consign/consign/package"
 )
 
 // AddBoundary adds (or replaces) a boundary of this site (§1.5): the
@@ -46,10 +47,20 @@ func (s *Site) Boundaries() []distpoint.Boundary {
 // Locate is content location (§3.3) for a device: the DPs it should try for
 // a package version, in order, each local or remote, with protected-DP rules
 // and fallback applied; and what the advertisement's fast and slow
-// choices then say — download, run from the DP, do not run, or wait for
-// content. adID names the advertisement whose choices apply; "" means the
-// console defaults (download on fast boundaries, do not run on slow ones,
-// fallback to unprotected DPs allowed).
+// choices then say — download, run from the DP (each location carries its
+// package share), do not run, or wait for content. adID names the
+// advertisement whose choices apply; "" means the console defaults
+// (download on fast boundaries, do not run on slow ones, fallback to
+// unprotected DPs allowed).
+//
+// A protected DP the site has seen offline for more than 8 hours
+// (SetDistributionPointAvailability, or DistributeContent failing to reach
+// it) no longer counts as having the content. When the package distributes
+// on demand (pkg.FlagDistributeOnDemand) and the device is inside a
+// protected branch DP's boundaries, the request adds the package to that
+// branch DP, as the management point does; the result's OnDemand names
+// them, and the device gets the branch DP once DistributeContent has
+// provisioned it.
 func (s *Site) Locate(ctx context.Context, resourceID uint32, pkgID consign.ObjectID, version uint32, adID consign.ObjectID) (distpoint.LocateResult, error) {
 	if err := ctx.Err(); err != nil {
 		return distpoint.LocateResult{}, err
@@ -61,7 +72,13 @@ func (s *Site) Locate(ctx context.Context, resourceID uint32, pkgID consign.Obje
 			return notFound("Locate", "device "+deviceKey(resourceID))
 		}
 		req := distpoint.LocateRequest{Client: facts.client, PackageID: pkgID, Version: version,
-			AllowFallback: true, Fast: distpoint.FastDownload, Slow: distpoint.SlowDoNotRun}
+			AllowFallback: true, Fast: distpoint.FastDownload, Slow: distpoint.SlowDoNotRun, Now: s.opts.Clock()}
+		if p, ok := st.packages[pkgID]; ok {
+			req.DistributeOnDemand = p.Flags&pkg.FlagDistributeOnDemand != 0
+		}
+		for _, nal := range sortedKeys(st.availability) {
+			req.Availability = append(req.Availability, st.availability[nal])
+		}
 		if adID != "" {
 			a, ok := st.ads[adID]
 			if !ok {
@@ -82,6 +99,9 @@ func (s *Site) Locate(ctx context.Context, resourceID uint32, pkgID consign.Obje
 		out = distpoint.Locate(req)
 		return nil
 	})
+	if err == nil && len(out.OnDemand) > 0 {
+		err = s.AddPackageToDistributionPoints(ctx, pkgID, out.OnDemand...)
+	}
 	return out, err
 }
 

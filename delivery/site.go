@@ -36,9 +36,8 @@ type Site struct {
 	stale bool
 	st    *state
 
-	validationMu   sync.Mutex // serialises RunScheduledValidation; guards lastValidation
-	lastValidation time.Time
-	distMu         sync.Mutex // one DistributeContent pass at a time
+	validationMu sync.Mutex // serialises RunScheduledValidation
+	distMu       sync.Mutex // one DistributeContent pass at a time
 }
 
 // Open loads a Site from store. transport may be nil (devices then learn of
@@ -158,7 +157,7 @@ func (s *Site) applyCollections(pending []Change, now time.Time) {
 // before it.
 func kindRank(kind string) int {
 	switch kind {
-	case kindCounter, kindBoundary, kindDP:
+	case kindCounter, kindBoundary, kindDP, kindAvailability, kindMarker:
 		return 0
 	case kindPackage:
 		return 1

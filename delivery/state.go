@@ -35,7 +35,16 @@ const (
 	// object conflict with one deleting it (see tx.guard).
 	kindGuard    = "guard"
 	kindBoundary = "boundary"
+	// kindAvailability records, per DP, whether the site last reached it.
+	kindAvailability = "dpavail"
+	// kindMarker records hold site-wide facts keyed by name, such as when
+	// the scheduled content validation last ran (markerValidation).
+	kindMarker = "marker"
 )
+
+// markerValidation is the kindMarker key of the last scheduled content
+// validation's time.
+const markerValidation = "contentvalidation"
 
 // counterKey is the one record holding the next object serial number.
 const counterKey = "objectid"
@@ -114,8 +123,13 @@ type state struct {
 	dps        map[string]*distpoint.DistributionPoint
 	boundaries map[string]*distpoint.Boundary
 	pkgDPs     map[consign.ObjectID]map[string]*distpoint.PackageStatus
-	history    map[uint32]map[pkg.ProgramRef]advertisement.History
-	facts      map[uint32]deviceFacts
+	// availability holds the DPs the site has seen go offline or come back,
+	// by NAL path (a DP not listed is online).
+	availability map[string]distpoint.Availability
+	// lastValidation is when RunScheduledValidation last ran.
+	lastValidation time.Time
+	history        map[uint32]map[pkg.ProgramRef]advertisement.History
+	facts          map[uint32]deviceFacts
 	// windows holds the enabled maintenance windows of each collection that
 	// has any (§1.7), for the offer decision.
 	colWindows map[consign.ObjectID][]collection.ServiceWindow
@@ -134,25 +148,26 @@ type state struct {
 
 func newState(o Options) *state {
 	return &state{
-		opts:       o,
-		revs:       make(map[rkey]int64),
-		packages:   make(map[consign.ObjectID]*pkg.Package),
-		pkgInfo:    make(map[consign.ObjectID]*PackageInfo),
-		programs:   make(map[pkg.ProgramRef]*pkg.Program),
-		engine:     collection.NewEngine(o.Schema),
-		ads:        make(map[consign.ObjectID]*adState),
-		adsByCol:   make(map[consign.ObjectID][]*adState),
-		adsByPkg:   make(map[consign.ObjectID][]*adState),
-		dps:        make(map[string]*distpoint.DistributionPoint),
-		boundaries: make(map[string]*distpoint.Boundary),
-		pkgDPs:     make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
-		history:    make(map[uint32]map[pkg.ProgramRef]advertisement.History),
-		facts:      make(map[uint32]deviceFacts),
-		colWindows: make(map[consign.ObjectID][]collection.ServiceWindow),
-		applicable: make(map[consign.ObjectID][]*adState),
-		received:   make(map[uint32]map[string]struct{}),
-		locations:  make(map[string]*time.Location),
-		notify:     make(map[uint32]struct{}),
+		opts:         o,
+		revs:         make(map[rkey]int64),
+		packages:     make(map[consign.ObjectID]*pkg.Package),
+		pkgInfo:      make(map[consign.ObjectID]*PackageInfo),
+		programs:     make(map[pkg.ProgramRef]*pkg.Program),
+		engine:       collection.NewEngine(o.Schema),
+		ads:          make(map[consign.ObjectID]*adState),
+		adsByCol:     make(map[consign.ObjectID][]*adState),
+		adsByPkg:     make(map[consign.ObjectID][]*adState),
+		dps:          make(map[string]*distpoint.DistributionPoint),
+		boundaries:   make(map[string]*distpoint.Boundary),
+		pkgDPs:       make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
+		availability: make(map[string]distpoint.Availability),
+		history:      make(map[uint32]map[pkg.ProgramRef]advertisement.History),
+		facts:        make(map[uint32]deviceFacts),
+		colWindows:   make(map[consign.ObjectID][]collection.ServiceWindow),
+		applicable:   make(map[consign.ObjectID][]*adState),
+		received:     make(map[uint32]map[string]struct{}),
+		locations:    make(map[string]*time.Location),
+		notify:       make(map[uint32]struct{}),
 	}
 }
 
@@ -217,6 +232,25 @@ func (st *state) apply(c Change, now time.Time) error {
 			return err
 		}
 		st.boundaries[r.Key] = &b
+	case kindAvailability:
+		if c.Deleted {
+			delete(st.availability, r.Key)
+			return nil
+		}
+		var a distpoint.Availability
+		if err := json.Unmarshal(r.Data, &a); err != nil {
+			return err
+		}
+		st.availability[r.Key] = a
+	case kindMarker:
+		if r.Key != markerValidation {
+			return nil
+		}
+		if c.Deleted {
+			st.lastValidation = time.Time{}
+			return nil
+		}
+		return json.Unmarshal(r.Data, &st.lastValidation)
 	case kindPackageDP:
 		return st.applyPackageDP(c)
 	case kindStatus:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/consign/consign"
 )
@@ -78,4 +79,27 @@ func (dp *DistributionPoint) Validate() error {
 type Group struct {
 	Name    string
 	Members []string // NAL paths
+}
+
+// ProtectedFallbackAfter is how long a protected DP may be offline before
+// content location treats it as lacking the content, so that clients inside
+// its boundaries fall back to unprotected DPs when the advertisement allows
+// it (§3.3 step 4, §5.1 "Protected-DP fallback trigger").
+const ProtectedFallbackAfter = 8 * time.Hour
+
+// Availability is whether a DP is reachable, as the site last saw it: the
+// site-status side of a DP role, which content location consults for
+// protected DPs (§3.3 step 4).
+type Availability struct {
+	NALPath string
+	// Online is false when the site could not reach the DP.
+	Online bool
+	// Since is when the DP went offline or came back.
+	Since time.Time
+}
+
+// OfflineLongerThan reports whether the DP has been offline for more than d
+// at now.
+func (a Availability) OfflineLongerThan(d time.Duration, now time.Time) bool {
+	return !a.Online && now.Sub(a.Since) > d
 }

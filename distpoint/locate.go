@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/consign/consign"
 )
@@ -135,6 +136,16 @@ type LocateRequest struct {
 	// local and a remote DP (§1.9, §3.3 step 7).
 	Fast FastChoice
 	Slow SlowChoice
+	// Now is when the request is answered; Availability is the site's
+	// knowledge of which DPs are offline and since when (a DP not listed is
+	// online). A protected DP offline for more than ProtectedFallbackAfter
+	// counts as lacking the content (§3.3 step 4).
+	Now          time.Time
+	Availability []Availability
+	// DistributeOnDemand is the package's PkgFlags DISTRIBUTE_ON_DEMAND:
+	// a request from inside a protected branch DP's boundaries asks for the
+	// package to be added to that branch DP (§1.4, §3.3 step 4).
+	DistributeOnDemand bool
 }
 
 // Location is one DP the client may use, as returned by content location.
@@ -146,6 +157,10 @@ type Location struct {
 	Local bool
 	// Tier is the DP's closeness to the client (§3.3 step 6).
 	Tier Tier
+	// Share is the DP's package share for the version, from its status
+	// row: where a client told to run from the DP runs the program (§3.4).
+	// "" when the DP's library lays out no tree.
+	Share string
 }
 
 // LocateResult is the answer to a content location request.
@@ -156,6 +171,11 @@ type LocateResult struct {
 	Action Action
 	// Reason explains the answer in a sentence, for logs and status.
 	Reason string
+	// OnDemand lists the protected branch DPs (NAL paths) the package
+	// should now be added to because this client asked for it from inside
+	// their boundaries and the package distributes on demand. The client
+	// gets them in a later request, once they are provisioned (§3.3 step 4).
+	OnDemand []string
 }
 
 // Locate answers a content location request (§3.3), purely from its
@@ -167,7 +187,8 @@ type LocateResult struct {
 //     req.Boundaries). A protected DP is usable only by clients whose
 //     current boundary is one of its Boundaries (§1.4).
 //  3. If usable protected DPs have the content, only they are returned
-//     (§3.3 step 4).
+//     (§3.3 step 4). A protected DP offline for more than
+//     ProtectedFallbackAfter at req.Now does not count as having it.
 //  4. Otherwise, if the current boundary is a protected boundary (listed by
 //     any protected DP in req.DPs), unprotected DPs are returned only when
 //     req.AllowFallback; else the list is empty and the client waits.
@@ -188,9 +209,16 @@ type LocateResult struct {
 // RunFromDP); a choice outside the defined constants gives DoNotRun. No
 // location gives Wait (§3.3 step 8).
 //
-// Not modelled: the 8-hour offline rule for protected DPs, on-demand branch
-// DPs, proxy MPs and roaming, and Internet-based clients (§3.3 steps 1, 4, 5).
-// DPs with the same NALPath count once (the first).
+// With req.DistributeOnDemand, every protected branch DP whose boundaries
+// hold the client and that has no row at all for the package is listed in
+// OnDemand; the answer itself follows the rules above (a branch DP still
+// being provisioned has no content yet).
+//
+// Only protected DPs are checked for availability: a client told of an
+// offline unprotected DP tries the next location, as ConfigMgr's MP does not
+// filter them either [UNVERIFIED]. Not modelled: proxy MPs and roaming, and
+// Internet-based clients (§3.3 steps 1, 5). DPs with the same NALPath count
+// once (the first).
 func Locate(req LocateRequest) LocateResult {
 	ok := qualified(req)
 	cur, inBoundary := CurrentBoundary(req.Client, req.Boundaries)
@@ -205,6 +233,23 @@ func Locate(req LocateRequest) LocateResult {
 			containing[b.Name] = true
 		}
 	}
+	offline := map[string]bool{}
+	for _, a := range req.Availability {
+		if a.OfflineLongerThan(ProtectedFallbackAfter, req.Now) {
+			offline[a.NALPath] = true
+		}
+	}
+	hasRow := map[string]bool{}
+	shares := map[string]string{}
+	for _, s := range req.Status {
+		if s.PackageID == req.PackageID {
+			hasRow[s.NALPath] = true
+			if ok[s.NALPath] {
+				shares[s.NALPath] = s.Share
+			}
+		}
+	}
+	var onDemand []string
 	var protected, unprotected []DistributionPoint
 	inProtected := false // the client is inside some protected DP's boundary
 	seen := make(map[string]bool, len(req.DPs))
@@ -223,10 +268,14 @@ func Locate(req LocateRequest) LocateResult {
 			continue
 		}
 		inProtected = true
-		if ok[dp.NALPath] {
+		if ok[dp.NALPath] && !offline[dp.NALPath] {
 			protected = append(protected, dp)
 		}
+		if req.DistributeOnDemand && dp.Kind == Branch && !hasRow[dp.NALPath] {
+			onDemand = append(onDemand, dp.NALPath)
+		}
 	}
+	slices.Sort(onDemand)
 
 	var chosen []DistributionPoint
 	var why string
@@ -234,18 +283,21 @@ func Locate(req LocateRequest) LocateResult {
 	case len(protected) > 0:
 		chosen, why = protected, "protected DPs for the client's boundaries"
 	case inProtected && !req.AllowFallback:
-		why = "no protected DP for the client's boundaries has the content and the advertisement does not allow fallback"
+		why = "no protected DP for the client's boundaries has the content (or is online within the last 8 hours) and the advertisement does not allow fallback"
 	case inProtected:
-		chosen, why = unprotected, "no protected DP for the client's boundaries has the content; falling back to unprotected DPs"
+		chosen, why = unprotected, "no protected DP for the client's boundaries has the content (or is online within the last 8 hours); falling back to unprotected DPs"
 	case inBoundary:
 		chosen, why = unprotected, "unprotected DPs; current boundary "+cur.Name+" is "+cur.Speed.String()
 	default:
 		chosen, why = unprotected, "unprotected DPs; the client is outside every boundary"
 	}
 
-	res := LocateResult{Locations: make([]Location, 0, len(chosen))}
+	res := LocateResult{Locations: make([]Location, 0, len(chosen)), OnDemand: onDemand}
+	if len(onDemand) > 0 {
+		why += "; on-demand distribution requested to " + strings.Join(onDemand, ", ")
+	}
 	for _, dp := range chosen {
-		res.Locations = append(res.Locations, Location{DP: dp, Local: local, Tier: tierOf(req.Client, dp)})
+		res.Locations = append(res.Locations, Location{DP: dp, Local: local, Tier: tierOf(req.Client, dp), Share: shares[dp.NALPath]})
 	}
 	slices.SortFunc(res.Locations, compareLocations)
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -95,10 +96,28 @@ func TestLocateTable(t *testing.T) {
 		{"no rows at all: wait", func(r *LocateRequest) { r.Status = nil }, nil, false, Wait, "waiting for content"},
 		{"a DP listed twice counts once", func(r *LocateRequest) { r.DPs = append(r.DPs, r.DPs[5]) }, []string{"dpA", "dpB", "dpD", "dpC", "dpE"}, true, Download, ""},
 		{"undefined fast choice: do not run", func(r *LocateRequest) { r.Fast = 2 }, []string{"dpA", "dpB", "dpD", "dpC", "dpE"}, true, DoNotRun, ""},
+		{"protected DP offline 7 hours: still the only answer", func(r *LocateRequest) {
+			r.Client = lab
+			r.AllowFallback = true
+			r.Availability = []Availability{{NALPath: "dpLab", Since: at.Add(-7 * time.Hour)}}
+		}, []string{"dpLab"}, true, Download, "protected"},
+		{"protected DP offline 9 hours, fallback: unprotected", func(r *LocateRequest) {
+			r.Client = lab
+			r.AllowFallback = true
+			r.Availability = []Availability{{NALPath: "dpLab", Since: at.Add(-9 * time.Hour)}}
+		}, []string{"dpA", "dpD", "dpB", "dpC", "dpE"}, true, Download, "8 hours"},
+		{"protected DP offline 9 hours, no fallback: wait", func(r *LocateRequest) {
+			r.Client = lab
+			r.Availability = []Availability{{NALPath: "dpLab", Since: at.Add(-9 * time.Hour)}}
+		}, nil, false, Wait, "does not allow fallback"},
+		{"protected DP back online after 9 hours: protected again", func(r *LocateRequest) {
+			r.Client = lab
+			r.Availability = []Availability{{NALPath: "dpLab", Online: true, Since: at.Add(-9 * time.Hour)}}
+		}, []string{"dpLab"}, true, Download, "protected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := LocateRequest{Client: inOffice(), PackageID: pkgID, Version: 2, DPs: slices.Clone(dps), Status: installed(2, all...), Boundaries: bs}
+			req := LocateRequest{Client: inOffice(), PackageID: pkgID, Version: 2, DPs: slices.Clone(dps), Status: installed(2, all...), Boundaries: bs, Now: at}
 			tt.edit(&req)
 			res := Locate(req)
 			var got []string
@@ -144,6 +163,9 @@ func genLocateRequest() *rapid.Generator[LocateRequest] {
 			AllowFallback: rapid.Bool().Draw(t, "fallback"),
 			Fast:          FastChoice(rapid.IntRange(0, 1).Draw(t, "fast")),
 			Slow:          SlowChoice(rapid.IntRange(0, 2).Draw(t, "slow")),
+			Now:           at,
+			// DistributeOnDemand: whether the package distributes on demand.
+			DistributeOnDemand: rapid.Bool().Draw(t, "ondemand"),
 		}
 		n := rapid.IntRange(0, 7).Draw(t, "dps")
 		for i := range n {
@@ -152,6 +174,12 @@ func genLocateRequest() *rapid.Generator[LocateRequest] {
 				Protected:   rapid.Bool().Draw(t, "protected"),
 				BITSEnabled: rapid.Bool().Draw(t, "bits"),
 				ADSite:      rapid.SampledFrom(genSiteNames).Draw(t, "dpsite"),
+				Kind:        rapid.SampledFrom([]Kind{Standard, ServerShare, Branch}).Draw(t, "kind"),
+			}
+			if rapid.IntRange(0, 2).Draw(t, "availability") == 0 {
+				// Offline for 0 to 16 hours, or back online.
+				req.Availability = append(req.Availability, Availability{NALPath: dp.NALPath, Online: rapid.Bool().Draw(t, "online"),
+					Since: at.Add(-time.Duration(rapid.IntRange(0, 16*60).Draw(t, "offlineMinutes")) * time.Minute)})
 			}
 			if rapid.Bool().Draw(t, "hasAddr") {
 				dp.Address = genV4().Draw(t, "dpaddr")
@@ -207,15 +235,33 @@ func TestLocateProperties(t *testing.T) {
 			}
 			return false
 		}
+		// offline8h: the site has seen the DP offline for more than 8 hours.
+		offline8h := func(nal string) bool {
+			for _, a := range req.Availability {
+				if a.NALPath == nal && !a.Online && req.Now.Sub(a.Since) > 8*time.Hour {
+					return true
+				}
+			}
+			return false
+		}
 		insideProtected := false
-		var model []string
+		var model, modelOnDemand []string
 		for _, dp := range req.DPs {
 			if dp.Protected && contains(dp) {
 				insideProtected = true
-				if hasVersion(req, dp.NALPath) {
+				if hasVersion(req, dp.NALPath) && !offline8h(dp.NALPath) {
 					model = append(model, dp.NALPath)
 				}
+				if req.DistributeOnDemand && dp.Kind == Branch && !slices.ContainsFunc(req.Status, func(s PackageStatus) bool {
+					return s.PackageID == req.PackageID && s.NALPath == dp.NALPath
+				}) {
+					modelOnDemand = append(modelOnDemand, dp.NALPath)
+				}
 			}
+		}
+		slices.Sort(modelOnDemand)
+		if !slices.Equal(res.OnDemand, modelOnDemand) {
+			t.Fatalf("OnDemand = %v, the model %v", res.OnDemand, modelOnDemand)
 		}
 		if len(model) == 0 && (!insideProtected || req.AllowFallback) {
 			for _, dp := range req.DPs {
@@ -233,6 +279,9 @@ func TestLocateProperties(t *testing.T) {
 			}
 			if !l.DP.Protected && insideProtected && !req.AllowFallback {
 				t.Fatalf("unprotected %s returned to a client inside a protected boundary without fallback", l.DP.NALPath)
+			}
+			if l.DP.Protected && offline8h(l.DP.NALPath) {
+				t.Fatalf("protected %s returned though offline for more than 8 hours", l.DP.NALPath)
 			}
 			if l.DP.Protected && !contains(l.DP) {
 				t.Fatalf("protected %s returned to a client outside its boundaries %v", l.DP.NALPath, l.DP.Boundaries)
@@ -338,5 +387,51 @@ func TestLocateProtectionUsesEveryBoundary(t *testing.T) {
 	req.AllowFallback = true
 	if r := Locate(req); len(r.Locations) != 1 || r.Locations[0].DP.NALPath != "U" {
 		t.Errorf("with fallback: %v, want U", r.Locations)
+	}
+}
+
+// A protected branch DP with on-demand distribution (§1.4, §3.3 step 4): the
+// first request from inside its boundaries asks for the package; once the
+// branch DP has a row it is not asked for again, and once installed it is
+// the answer.
+func TestLocateOnDemandBranchDP(t *testing.T) {
+	bs, dps := locateFixture()
+	branch := DistributionPoint{NALPath: "bdp", Name: "BRANCH01", Kind: Branch, Protected: true, Boundaries: []string{"Lab"}}
+	dps = append(dps, branch)
+	lab := Client{Addresses: addrs("10.2.0.50")}
+	req := LocateRequest{Client: lab, PackageID: pkgID, Version: 2, DPs: dps, Status: installed(2, "dpA"), Boundaries: bs,
+		Now: at, DistributeOnDemand: true}
+
+	res := Locate(req)
+	if !slices.Equal(res.OnDemand, []string{"bdp"}) || res.Action != Wait {
+		t.Fatalf("first request: OnDemand %v, action %v (%s); want [bdp], Wait", res.OnDemand, res.Action, res.Reason)
+	}
+	if !strings.Contains(res.Reason, "on-demand") {
+		t.Errorf("reason %q does not mention on-demand", res.Reason)
+	}
+
+	off := req
+	off.DistributeOnDemand = false
+	if res := Locate(off); len(res.OnDemand) != 0 {
+		t.Errorf("without DISTRIBUTE_ON_DEMAND: OnDemand %v", res.OnDemand)
+	}
+
+	pending := req
+	pending.Status = append(slices.Clone(req.Status), PackageStatus{PackageID: pkgID, NALPath: "bdp", State: InstallPending, TargetVersion: 2})
+	if res := Locate(pending); len(res.OnDemand) != 0 || res.Action != Wait {
+		t.Errorf("while provisioning: OnDemand %v, action %v; want none, Wait", res.OnDemand, res.Action)
+	}
+
+	done := req
+	done.Status = append(slices.Clone(req.Status), installed(2, "bdp")...)
+	res = Locate(done)
+	if len(res.OnDemand) != 0 || len(res.Locations) != 1 || res.Locations[0].DP.NALPath != "bdp" {
+		t.Errorf("after provisioning: %+v", res)
+	}
+
+	outside := req
+	outside.Client = inOffice()
+	if res := Locate(outside); len(res.OnDemand) != 0 {
+		t.Errorf("a client outside the branch DP's boundaries asked for it: %v", res.OnDemand)
 	}
 }

@@ -52,6 +52,10 @@ type PackageStatus struct {
 	// retry is due Retry.Delay after it.
 	LastAttempt time.Time
 	LastError   string
+	// Share is where the DP's library laid out the installed version's
+	// tree for clients that run the program from the DP (a Materializer's
+	// directory, §3.4); "" when the library lays none out.
+	Share string `json:",omitempty"`
 }
 
 // Due reports whether the row has work for the distributor at now: a copy
