@@ -2,7 +2,11 @@ package updates
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/consign/consign"
 )
 
 // CIID is a configuration item's site-local ID (CI_ID, §1.11): the key of
@@ -221,4 +225,116 @@ func (s ComplianceState) String() string {
 		return "Installed"
 	}
 	return fmt.Sprintf("ComplianceState(%d)", int(s))
+}
+
+// Valid reports whether c is one of the nine classifications.
+func (c Classification) Valid() bool { return c >= CriticalUpdates && c <= Updates }
+
+// ParseClassification returns the classification named s: the console name
+// ("Security Updates") or the WSUS enumeration name without spaces
+// ("SecurityUpdates"), in any case. Anything else is a
+// *consign.ValidationError for field "Classification".
+func ParseClassification(s string) (Classification, error) {
+	key := strings.ReplaceAll(strings.TrimSpace(s), " ", "")
+	for _, c := range Classifications {
+		if strings.EqualFold(key, strings.ReplaceAll(c.String(), " ", "")) {
+			return c, nil
+		}
+	}
+	return 0, &consign.ValidationError{Field: "Classification", Value: s, Rule: "one of the nine WSUS classifications (§1.11), e.g. \"Security Updates\""}
+}
+
+// Valid reports whether s is one of the five severities (0, 2, 6, 8, 10).
+func (s Severity) Valid() bool {
+	switch s {
+	case SeverityNone, SeverityLow, SeverityModerate, SeverityImportant, SeverityCritical:
+		return true
+	}
+	return false
+}
+
+// ParseSeverity returns the severity named s ("Critical", any case) or
+// numbered s ("10"). Anything else is a *consign.ValidationError for field
+// "Severity".
+func ParseSeverity(s string) (Severity, error) {
+	t := strings.TrimSpace(s)
+	if n, err := strconv.Atoi(t); err == nil && Severity(n).Valid() {
+		return Severity(n), nil
+	}
+	for _, v := range []Severity{SeverityNone, SeverityLow, SeverityModerate, SeverityImportant, SeverityCritical} {
+		if strings.EqualFold(t, v.String()) {
+			return v, nil
+		}
+	}
+	return 0, &consign.ValidationError{Field: "Severity", Value: s, Rule: "None (0), Low (2), Moderate (6), Important (8) or Critical (10) (§1.11)"}
+}
+
+// Valid reports whether r is one of the three restart behaviours.
+func (r RestartBehavior) Valid() bool { return r >= NeverRestarts && r <= CanRequestRestart }
+
+// ParseRestartBehavior returns the behaviour named s ("CanRequestRestart",
+// any case). Anything else is a *consign.ValidationError for field
+// "Restart".
+func ParseRestartBehavior(s string) (RestartBehavior, error) {
+	t := strings.TrimSpace(s)
+	for r := NeverRestarts; r <= CanRequestRestart; r++ {
+		if strings.EqualFold(t, r.String()) {
+			return r, nil
+		}
+	}
+	return 0, &consign.ValidationError{Field: "Restart", Value: s, Rule: "NeverRestarts, AlwaysRequiresRestart or CanRequestRestart"}
+}
+
+// ParseUniqueID returns s as an update's UniqueID in Consign's canonical
+// form: the GUID's 32 hexadecimal digits in lower case, grouped 8-4-4-4-12
+// by hyphens, without braces — the form the WSUS API prints an update ID in.
+// It accepts upper case and one pair of surrounding braces
+// ("{C1D0F0E2-...}"). Anything else is a *consign.ValidationError for field
+// "UniqueID". Update.Validate accepts only the canonical form, so catalog
+// sources normalise with ParseUniqueID.
+func ParseUniqueID(s string) (string, error) {
+	t := s
+	if len(t) == 38 && t[0] == '{' && t[37] == '}' {
+		t = t[1:37]
+	}
+	if !isGUID(t) {
+		return "", &consign.ValidationError{Field: "UniqueID", Value: s, Rule: guidRule}
+	}
+	return strings.ToLower(t), nil
+}
+
+const guidRule = "a GUID: 8-4-4-4-12 hexadecimal digits"
+
+// isGUID reports whether s is 8-4-4-4-12 hexadecimal digits, in any case.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isCanonicalGUID reports whether s is a GUID in ParseUniqueID's form.
+func isCanonicalGUID(s string) bool {
+	if !isGUID(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'F' {
+			return false
+		}
+	}
+	return true
 }
