@@ -106,8 +106,8 @@ func (s *Site) UpdateCollection(ctx context.Context, c *collection.Collection) e
 }
 
 // DeleteCollection deletes a collection and its links. It is refused while
-// an advertisement targets the collection or another collection's rule is
-// limited to it. Its subcollections stay (linked under the root when they
+// an advertisement or a software update deployment targets the collection,
+// or another collection's rule is limited to it. Its subcollections stay (linked under the root when they
 // have no other parent).
 func (s *Site) DeleteCollection(ctx context.Context, id consign.ObjectID) error {
 	return s.commit(ctx, "DeleteCollection", func(t *tx) error {
@@ -117,6 +117,11 @@ func (s *Site) DeleteCollection(ctx context.Context, id consign.ObjectID) error 
 		var users []string
 		for _, a := range t.st.adsByCol[id] {
 			users = append(users, "advertisement "+string(a.ad.ID))
+		}
+		for _, d := range t.st.deployments {
+			if d.Settings.CollectionID == id {
+				users = append(users, "software update deployment "+assignmentKey(d.ID))
+			}
 		}
 		for _, other := range t.st.engine.Collections() {
 			for _, r := range other.QueryRules {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -571,13 +570,12 @@ func manifestDiff(want, got pkg.Manifest) string {
 	return strings.Join(diffs, ", ")
 }
 
-// dirSource is the default Options.Sources: the package's SourcePath as a
-// directory.
-func dirSource(p *pkg.Package) (fs.FS, error) {
+// sourcePath is the default Options.SourceDirs: the package's SourcePath.
+func sourcePath(p *pkg.Package) (string, error) {
 	if p.SourcePath == "" {
-		return nil, fmt.Errorf("package %s has no SourcePath", p.ID)
+		return "", fmt.Errorf("package %s has no SourcePath", p.ID)
 	}
-	return os.DirFS(p.SourcePath), nil
+	return p.SourcePath, nil
 }
 
 // RunScheduledValidation validates the content of every package on every

@@ -44,13 +44,17 @@ type contentEnv struct {
 	libs map[string]distpoint.Library
 	dirs map[string]string
 	src  fstest.MapFS
-	mu   sync.Mutex
+	// pkgDirs maps package source paths to local folders: packages whose
+	// SourcePath is listed (deployment packages) are read from there, the
+	// others from src.
+	pkgDirs map[string]string
+	mu      sync.Mutex
 }
 
 func newContentEnv(t *testing.T) *contentEnv {
 	t.Helper()
 	ce := &contentEnv{env: &env{t: t, ctx: context.Background(), store: memstore.New(), clock: &fakeClock{now: t0}, tr: &recordingTransport{}},
-		libs: map[string]distpoint.Library{}, dirs: map[string]string{}, src: fstest.MapFS{}}
+		libs: map[string]distpoint.Library{}, dirs: map[string]string{}, src: fstest.MapFS{}, pkgDirs: map[string]string{}}
 	for i := range 60 {
 		ce.src[fmt.Sprintf("files/part%02d.bin", i)] = &fstest.MapFile{Data: []byte(strings.Repeat(fmt.Sprint(i), 1000+i))}
 	}
@@ -77,9 +81,20 @@ func newContentEnv(t *testing.T) *contentEnv {
 			}
 			return nil, fmt.Errorf("no DP %s", nal)
 		},
-		Sources: func(*pkg.Package) (fs.FS, error) {
+		SourceDirs: func(p *pkg.Package) (string, error) {
 			ce.mu.Lock()
 			defer ce.mu.Unlock()
+			if dir, ok := ce.pkgDirs[p.SourcePath]; ok {
+				return dir, nil
+			}
+			return "", fmt.Errorf("no folder for %s", p.SourcePath)
+		},
+		Sources: func(p *pkg.Package) (fs.FS, error) {
+			ce.mu.Lock()
+			defer ce.mu.Unlock()
+			if dir, ok := ce.pkgDirs[p.SourcePath]; ok {
+				return os.DirFS(dir), nil
+			}
 			return cloneFS(ce.src), nil
 		},
 		ThreadsPerPackage: 3,

@@ -3,6 +3,7 @@ package delivery
 import (
 	"io/fs"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/consign/consign"
@@ -10,6 +11,7 @@ import (
 	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/schedule"
+	"github.com/consign/consign/updates"
 )
 
 // Options configure a Site. A nil *Options, and every zero field, means the
@@ -34,6 +36,11 @@ type Options struct {
 	// WindowHorizon is how far ahead maintenance windows are computed for
 	// the offer decision. Default 7 days.
 	WindowHorizon time.Duration
+	// UpdateAgent is the Software Updates client agent's settings (restart
+	// countdown and turnaround, "enforce all mandatory deployments",
+	// hiding deployments; §1.16) that UpdatePolicy decides with. The zero
+	// value means ConfigMgr's defaults.
+	UpdateAgent updates.AgentSettings
 	// DPRetry is the site-wide DP copy retry policy (§1.4); zero means the
 	// ConfigMgr defaults of 100 retries, 30 minutes apart.
 	DPRetry distpoint.Retry
@@ -41,8 +48,15 @@ type Options struct {
 	// Libraries returns the content library of a distribution point, by
 	// NAL path; DistributeContent and ValidateContent need it.
 	Libraries func(nalPath string) (distpoint.Library, error)
-	// Sources opens a package's source files. Default: the directory at the
-	// package's SourcePath.
+	// SourceDirs maps a package to the local (or mounted) directory
+	// holding its source files, for a site server whose package source
+	// paths (UNC or drive paths, as ConfigMgr records them) are reached
+	// elsewhere. DownloadUpdates writes update files into a deployment
+	// package's directory; for a package it is creating, p.ID is still
+	// empty. Default: the package's SourcePath itself.
+	SourceDirs func(p *pkg.Package) (string, error)
+	// Sources opens a package's source files. Default: the directory
+	// SourceDirs gives.
 	Sources func(p *pkg.Package) (fs.FS, error)
 	// PackagesInParallel and ThreadsPerPackage are the Software
 	// Distribution component's "maximum number of packages" and "maximum
@@ -83,8 +97,18 @@ func (o *Options) withDefaults() Options {
 		r.WindowHorizon = 7 * 24 * time.Hour
 	}
 	r.DPRetry = r.DPRetry.Limits()
+	if r.SourceDirs == nil {
+		r.SourceDirs = sourcePath
+	}
 	if r.Sources == nil {
-		r.Sources = dirSource
+		dirs := r.SourceDirs
+		r.Sources = func(p *pkg.Package) (fs.FS, error) {
+			dir, err := dirs(p)
+			if err != nil {
+				return nil, err
+			}
+			return os.DirFS(dir), nil
+		}
 	}
 	if r.PackagesInParallel <= 0 {
 		r.PackagesInParallel = 3

@@ -89,33 +89,40 @@ func (s *Site) UpdatePackage(ctx context.Context, p *pkg.Package) (*pkg.Package,
 func (s *Site) UpdatePackageSource(ctx context.Context, id consign.ObjectID, m pkg.Manifest) (*pkg.Package, error) {
 	var out *pkg.Package
 	err := s.commit(ctx, "UpdatePackageSource", func(t *tx) error {
-		old, err := t.ownPackage("UpdatePackageSource", id)
-		if err != nil {
-			return err
-		}
-		if !old.HasSource() {
-			return &consign.ValidationError{Field: "Package.SourceFlag", Rule: "the package has no source files to update"}
-		}
-		if err := m.Validate(); err != nil {
-			return err
-		}
-		np := *old
-		np.Manifest = pkg.Manifest{Files: slices.Clone(m.Files)}
-		np.SourceVersion++
-		np.SourceDate = t.now
-		t.put(kindPackage, string(id), nil, &np)
-		for _, nal := range sortedKeys(t.st.pkgDPs[id]) {
-			if t.st.pkgDPs[id][nal].Removing() {
-				continue // on its way out; the new version is not sent there
-			}
-			if err := t.dpEvent(id, nal, distpoint.Update, np.SourceVersion); err != nil {
-				return err
-			}
-		}
-		out = &np
-		return nil
+		np, err := t.planSourceUpdate("UpdatePackageSource", id, m)
+		out = np
+		return err
 	})
 	return out, err
+}
+
+// planSourceUpdate plans UpdatePackageSource: the package's new manifest,
+// SourceVersion incremented, every DP holding it back to Install Pending.
+func (t *tx) planSourceUpdate(op string, id consign.ObjectID, m pkg.Manifest) (*pkg.Package, error) {
+	old, err := t.ownPackage(op, id)
+	if err != nil {
+		return nil, err
+	}
+	if !old.HasSource() {
+		return nil, &consign.ValidationError{Field: "Package.SourceFlag", Rule: "the package has no source files to update"}
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	np := *old
+	np.Manifest = pkg.Manifest{Files: slices.Clone(m.Files)}
+	np.SourceVersion++
+	np.SourceDate = t.now
+	t.put(kindPackage, string(id), nil, &np)
+	for _, nal := range sortedKeys(t.st.pkgDPs[id]) {
+		if t.st.pkgDPs[id][nal].Removing() {
+			continue // on its way out; the new version is not sent there
+		}
+		if err := t.dpEvent(id, nal, distpoint.Update, np.SourceVersion); err != nil {
+			return nil, err
+		}
+	}
+	return &np, nil
 }
 
 // DeletePackage deletes a package, its programs and every advertisement of

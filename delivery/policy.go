@@ -84,6 +84,10 @@ type deviceFacts struct {
 	os     pkg.OSInfo
 	loc    *time.Location
 	client distpoint.Client
+	// server is true for a server OS ("Microsoft Windows NT Server 6.0",
+	// "…Advanced Server 5.2"): the device class deployments'
+	// SuppressReboot distinguishes (§1.15).
+	server bool
 }
 
 // Policy returns the policy for a device: the advertisements targeting any

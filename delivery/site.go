@@ -38,6 +38,7 @@ type Site struct {
 
 	validationMu sync.Mutex // serialises RunScheduledValidation
 	distMu       sync.Mutex // one DistributeContent pass at a time
+	downloadMu   sync.Mutex // serialises DownloadUpdates (it writes package sources)
 }
 
 // Open loads a Site from store. transport may be nil (devices then learn of
@@ -47,7 +48,10 @@ func Open(ctx context.Context, store Store, transport Transport, opts *Options) 
 		return nil, &consign.ValidationError{Field: "store", Rule: "required"}
 	}
 	o := opts.withDefaults()
-	if err := o.SiteCode.Validate(); err != nil {
+	var probs consign.Problems
+	probs.Merge(o.SiteCode.Validate())
+	probs.Merge(o.UpdateAgent.Validate())
+	if err := probs.Err(); err != nil {
 		return nil, err
 	}
 	s := &Site{store: store, transport: transport, opts: o, st: newState(o)}
@@ -157,8 +161,10 @@ func (s *Site) applyCollections(pending []Change, now time.Time) {
 // before it.
 func kindRank(kind string) int {
 	switch kind {
-	case kindCounter, kindBoundary, kindDP, kindAvailability, kindMarker:
+	case kindCounter, kindBoundary, kindDP, kindAvailability, kindMarker, kindUpdate, kindTemplate:
 		return 0
+	case kindUpdateList:
+		return 1
 	case kindPackage:
 		return 1
 	case kindProgram:
@@ -169,9 +175,9 @@ func kindRank(kind string) int {
 		return 4
 	case kindDevice:
 		return 5
-	case kindAdvertisement:
+	case kindAdvertisement, kindDeployment:
 		return 6
-	case kindPackageDP, kindHistory, kindMessage:
+	case kindPackageDP, kindHistory, kindMessage, kindScan:
 		return 7
 	case kindStatus:
 		return 8

@@ -15,6 +15,7 @@ import (
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/updates"
 )
 
 // Record kinds. The Site owns their encoding (JSON of the domain types).
@@ -128,8 +129,25 @@ type state struct {
 	availability map[string]distpoint.Availability
 	// lastValidation is when RunScheduledValidation last ran.
 	lastValidation time.Time
-	history        map[uint32]map[pkg.ProgramRef]advertisement.History
-	facts          map[uint32]deviceFacts
+	// Software updates: catalog, lists, templates, deployments, compliance.
+	updates     map[updates.CIID]*updates.Update
+	updateByUID map[string]updates.CIID
+	updateLists map[updates.CIID]*updates.UpdateList
+	templates   map[string]*updates.Template
+	deployments map[uint32]*updates.Deployment
+	// compliance indexes the devices' scan states with their summaries;
+	// complianceCols are the collections it follows (those deployments
+	// target, and those whose summary was asked for); scanTime is each
+	// device's last scan taken in.
+	compliance     *updates.ComplianceIndex
+	complianceCols map[consign.ObjectID]bool
+	scanTime       map[uint32]time.Time
+	// syncCursor is the catalog source's cursor after the last sync.
+	syncCursor string
+	// ciCounter and assignmentCounter are the next CI_ID and AssignmentID.
+	ciCounter, assignmentCounter uint32
+	history                      map[uint32]map[pkg.ProgramRef]advertisement.History
+	facts                        map[uint32]deviceFacts
 	// windows holds the enabled maintenance windows of each collection that
 	// has any (§1.7), for the offer decision.
 	colWindows map[consign.ObjectID][]collection.ServiceWindow
@@ -148,26 +166,34 @@ type state struct {
 
 func newState(o Options) *state {
 	return &state{
-		opts:         o,
-		revs:         make(map[rkey]int64),
-		packages:     make(map[consign.ObjectID]*pkg.Package),
-		pkgInfo:      make(map[consign.ObjectID]*PackageInfo),
-		programs:     make(map[pkg.ProgramRef]*pkg.Program),
-		engine:       collection.NewEngine(o.Schema),
-		ads:          make(map[consign.ObjectID]*adState),
-		adsByCol:     make(map[consign.ObjectID][]*adState),
-		adsByPkg:     make(map[consign.ObjectID][]*adState),
-		dps:          make(map[string]*distpoint.DistributionPoint),
-		boundaries:   make(map[string]*distpoint.Boundary),
-		pkgDPs:       make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
-		availability: make(map[string]distpoint.Availability),
-		history:      make(map[uint32]map[pkg.ProgramRef]advertisement.History),
-		facts:        make(map[uint32]deviceFacts),
-		colWindows:   make(map[consign.ObjectID][]collection.ServiceWindow),
-		applicable:   make(map[consign.ObjectID][]*adState),
-		received:     make(map[uint32]map[string]struct{}),
-		locations:    make(map[string]*time.Location),
-		notify:       make(map[uint32]struct{}),
+		opts:           o,
+		revs:           make(map[rkey]int64),
+		packages:       make(map[consign.ObjectID]*pkg.Package),
+		pkgInfo:        make(map[consign.ObjectID]*PackageInfo),
+		programs:       make(map[pkg.ProgramRef]*pkg.Program),
+		engine:         collection.NewEngine(o.Schema),
+		ads:            make(map[consign.ObjectID]*adState),
+		adsByCol:       make(map[consign.ObjectID][]*adState),
+		adsByPkg:       make(map[consign.ObjectID][]*adState),
+		dps:            make(map[string]*distpoint.DistributionPoint),
+		boundaries:     make(map[string]*distpoint.Boundary),
+		pkgDPs:         make(map[consign.ObjectID]map[string]*distpoint.PackageStatus),
+		availability:   make(map[string]distpoint.Availability),
+		updates:        make(map[updates.CIID]*updates.Update),
+		compliance:     updates.NewComplianceIndex(),
+		complianceCols: make(map[consign.ObjectID]bool),
+		scanTime:       make(map[uint32]time.Time),
+		updateByUID:    make(map[string]updates.CIID),
+		updateLists:    make(map[updates.CIID]*updates.UpdateList),
+		templates:      make(map[string]*updates.Template),
+		deployments:    make(map[uint32]*updates.Deployment),
+		history:        make(map[uint32]map[pkg.ProgramRef]advertisement.History),
+		facts:          make(map[uint32]deviceFacts),
+		colWindows:     make(map[consign.ObjectID][]collection.ServiceWindow),
+		applicable:     make(map[consign.ObjectID][]*adState),
+		received:       make(map[uint32]map[string]struct{}),
+		locations:      make(map[string]*time.Location),
+		notify:         make(map[uint32]struct{}),
 	}
 }
 
@@ -195,11 +221,19 @@ func (st *state) apply(c Change, now time.Time) error {
 	}
 	switch r.Kind {
 	case kindCounter:
-		if c.Deleted {
-			st.counter = 0
+		n := map[string]*uint32{counterKey: &st.counter, ciCounterKey: &st.ciCounter, assignmentCounterKey: &st.assignmentCounter}[r.Key]
+		switch {
+		case n == nil:
+			return nil
+		case c.Deleted:
+			*n = 0
 			return nil
 		}
-		return json.Unmarshal(r.Data, &st.counter)
+		return json.Unmarshal(r.Data, n)
+	case kindUpdate, kindUpdateList, kindTemplate, kindDeployment:
+		return st.applyUpdates(c)
+	case kindScan:
+		return st.applyScan(c)
 	case kindPackage:
 		return st.applyPackage(c)
 	case kindProgram:
@@ -243,14 +277,20 @@ func (st *state) apply(c Change, now time.Time) error {
 		}
 		st.availability[r.Key] = a
 	case kindMarker:
-		if r.Key != markerValidation {
-			return nil
-		}
-		if c.Deleted {
+		switch r.Key {
+		case markerValidation:
 			st.lastValidation = time.Time{}
-			return nil
+			if c.Deleted {
+				return nil
+			}
+			return json.Unmarshal(r.Data, &st.lastValidation)
+		case markerSyncCursor:
+			st.syncCursor = ""
+			if c.Deleted {
+				return nil
+			}
+			return json.Unmarshal(r.Data, &st.syncCursor)
 		}
-		return json.Unmarshal(r.Data, &st.lastValidation)
 	case kindPackageDP:
 		return st.applyPackageDP(c)
 	case kindStatus:
@@ -364,6 +404,12 @@ func (st *state) applyCollection(c Change, now time.Time) error {
 			st.treeChanged(p)
 		}
 		st.membership(d)
+		if st.complianceCols[id] {
+			delete(st.complianceCols, id)
+			if err := st.compliance.RemoveCollection(id); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	var col collection.Collection
@@ -413,7 +459,11 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 	}
 	if c.Deleted {
 		delete(st.facts, id)
+		delete(st.scanTime, id)
 		st.membership(st.engine.RemoveDevice(id))
+		if _, ok := st.compliance.Device(id); ok {
+			return st.compliance.RemoveDevice(id)
+		}
 		return nil
 	}
 	d, err := decodeDevice(c.Record.Data, st.engine.Schema())
@@ -424,7 +474,13 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	st.facts[id] = deviceFacts{os: osInfo(d), loc: st.location(d.TimeZone), client: networkOf(d)}
+	if _, ok := st.compliance.Device(id); !ok {
+		if err := st.compliance.AddDevice(id); err != nil {
+			return err
+		}
+	}
+	st.facts[id] = deviceFacts{os: osInfo(d), loc: st.location(d.TimeZone), client: networkOf(d),
+		server: strings.Contains(strings.ToLower(d.OperatingSystemNameandVersion), "server")}
 	st.membership(delta)
 	return nil
 }
@@ -434,6 +490,11 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 func (st *state) membership(d collection.Delta) {
 	for _, ch := range d.Changes {
 		st.notify[ch.ResourceID] = struct{}{}
+		if st.complianceCols[ch.Collection] {
+			if _, ok := st.compliance.Device(ch.ResourceID); ok {
+				st.followMember(ch)
+			}
+		}
 		for _, a := range st.applicable[ch.Collection] {
 			st.setTargeted(a, ch.ResourceID, st.isTargeted(a, ch.ResourceID))
 		}

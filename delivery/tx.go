@@ -22,6 +22,8 @@ type tx struct {
 	writes []Write
 	index  map[rkey]int // position of each record in writes
 	serial uint32       // next object serial handed out by this tx
+	// ciSerial is the next CI_ID handed out by this tx.
+	ciSerial uint32
 	// programs planned in this tx, for dependency-chain checks.
 	programs map[pkg.ProgramRef]*pkg.Program
 	// newPackage is a package created earlier in this plan (DistributeSoftware).

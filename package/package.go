@@ -2,6 +2,7 @@ package pkg
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -381,4 +382,12 @@ func formatBits(v uint32, names []bitName) string {
 		return "0"
 	}
 	return strings.Join(parts, "|")
+}
+
+// Clone returns a deep copy of p.
+func (p *Package) Clone() *Package {
+	np := *p
+	np.RefreshSchedule = slices.Clone(p.RefreshSchedule)
+	np.Manifest.Files = slices.Clone(p.Manifest.Files)
+	return &np
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/updates"
 )
 
 // testSite drives the store through delivery.Site, the way it is used: a
@@ -102,10 +103,57 @@ func distribution(t *testing.T, site *delivery.Site) consign.ObjectID {
 	return res.Advertisement.ID
 }
 
+// catalog is an updates.Source of two updates with no files (so deploying
+// them needs no content).
+type catalog []updates.Update
+
+func (c catalog) Fetch(context.Context, string) (updates.Batch, error) {
+	return updates.Batch{Updates: c, Cursor: "v1"}, nil
+}
+
+// softwareUpdates synchronises two updates, takes in scans (binary scan
+// records) from devices 1–12, and deploys both to the collection of the
+// advertisement ad.
+func softwareUpdates(t *testing.T, site *delivery.Site, ad consign.ObjectID) uint32 {
+	t.Helper()
+	ctx := context.Background()
+	src := catalog{
+		{UniqueID: "5f0c3a8e-1111-4a2b-9c3d-000000000001", Revision: 100, ArticleID: "950101", Title: "Security Update (KB950101)",
+			Classification: updates.SecurityUpdates, Product: "Contoso OS 6.1", Released: siteEpoch, Revised: siteEpoch},
+		{UniqueID: "5f0c3a8e-1111-4a2b-9c3d-000000000002", Revision: 100, ArticleID: "950102", Title: "Critical Update (KB950102)",
+			Classification: updates.CriticalUpdates, Product: "Contoso OS 6.1", Released: siteEpoch, Revised: siteEpoch},
+	}
+	if _, err := site.SyncUpdates(ctx, src, updates.Filter{}); err != nil {
+		t.Fatalf("SyncUpdates: %v", err)
+	}
+	var ids []updates.CIID
+	for _, u := range site.Updates() {
+		ids = append(ids, u.CIID)
+	}
+	var scans []delivery.DeviceScan
+	for i := uint32(1); i <= 12; i++ {
+		scans = append(scans, delivery.DeviceScan{ResourceID: i, ScanTime: siteEpoch, States: []updates.UpdateState{
+			{Update: ids[0], State: updates.ComplianceState(1 + i%3)}, {Update: ids[1], State: updates.ComplianceState(i % 4)}}})
+	}
+	if _, err := site.ReportScans(ctx, scans); err != nil {
+		t.Fatalf("ReportScans: %v", err)
+	}
+	a, err := site.Advertisement(ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := site.DeploySoftwareUpdates(ctx, delivery.DeployRequest{Name: "December", Updates: ids, CollectionID: a.CollectionID})
+	if err != nil {
+		t.Fatalf("DeploySoftwareUpdates: %v", err)
+	}
+	return res.Deployment.ID
+}
+
 func testSiteReopen(t *testing.T, s delivery.Store) {
 	ctx := context.Background()
 	first := openSite(t, s)
 	ad := distribution(t, first)
+	dep := softwareUpdates(t, first, ad)
 	second := openSite(t, s)
 	for _, check := range []struct {
 		name string
@@ -129,6 +177,26 @@ func testSiteReopen(t *testing.T, s delivery.Store) {
 			m, _ := x.Members(a.CollectionID)
 			return m
 		}},
+		{"updates", func(x *delivery.Site) any { return x.Updates() }},
+		{"deployments", func(x *delivery.Site) any { return x.Deployments() }},
+		{"deployment compliance", func(x *delivery.Site) any { s, _ := x.DeploymentCompliance(dep); return s }},
+		{"update compliance", func(x *delivery.Site) any {
+			var all []updates.UpdateSummary
+			for _, u := range x.Updates() {
+				s, _ := x.UpdateCompliance(u.CIID)
+				all = append(all, s)
+			}
+			return all
+		}},
+		{"device compliance", func(x *delivery.Site) any {
+			var all []any
+			for i := uint32(1); i <= 20; i++ {
+				sum, states, _ := x.DeviceCompliance(i)
+				all = append(all, sum, states)
+			}
+			return all
+		}},
+		{"update policy", func(x *delivery.Site) any { p, _ := x.UpdatePolicy(ctx, 2, nil); return p.Plan }},
 	} {
 		if a, b := check.get(first), check.get(second); !reflect.DeepEqual(a, b) {
 			t.Errorf("%s differ between the Site that wrote them and one opened over the same store:\n%+v\n%+v", check.name, a, b)
