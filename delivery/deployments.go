@@ -189,10 +189,8 @@ func (s *Site) DeploySoftwareUpdates(ctx context.Context, req DeployRequest) (*D
 	// Validate everything before downloading anything.
 	err := s.read("DeploySoftwareUpdates", func(st *state) error {
 		d, probs := st.planDeployment(req, s.opts.Clock())
+		probs.Merge(d.Validate(st.lookupUpdate))
 		if err := probs.Err(); err != nil {
-			return err
-		}
-		if err := d.Validate(st.lookupUpdate); err != nil {
 			return err
 		}
 		missing = st.unprovisioned(d.Updates)
@@ -217,10 +215,8 @@ func (s *Site) DeploySoftwareUpdates(ctx context.Context, req DeployRequest) (*D
 	}
 	err = s.commit(ctx, "DeploySoftwareUpdates", func(t *tx) error {
 		d, probs := t.st.planDeployment(req, t.now)
+		probs.Merge(d.Validate(t.st.lookupUpdate))
 		if err := probs.Err(); err != nil {
-			return err
-		}
-		if err := d.Validate(t.st.lookupUpdate); err != nil {
 			return err
 		}
 		if res.Download != nil {
@@ -309,30 +305,26 @@ func (st *state) lookupUpdate(ci updates.CIID) (*updates.Update, bool) {
 	return u, ok
 }
 
-// unprovisioned returns the updates whose content files are not all in
-// some deployment package (IsContentProvisioned false, §1.11). Since a
-// client installs an update from any package holding it (§1.14), any
-// package of type software updates counts. An update with no files needs
-// no content.
+// unprovisioned returns the updates whose content is in no deployment
+// package (IsContentProvisioned false, §1.11): since a client installs an
+// update from any package holding it (§1.14), any package of type software
+// updates counts (see holdsUpdate). An update with no files needs no
+// content.
 func (st *state) unprovisioned(ids []updates.CIID) []updates.CIID {
-	var have map[[32]byte]bool
 	var out []updates.CIID
 	for _, ci := range ids {
 		u := st.updates[ci]
 		if u == nil || len(u.Files) == 0 {
 			continue
 		}
-		if have == nil {
-			have = map[[32]byte]bool{}
-			for _, p := range st.packages {
-				if p.Type == pkg.TypeSoftwareUpdates {
-					for _, f := range p.Manifest.Files {
-						have[f.SHA256] = true
-					}
-				}
+		held := false
+		for _, p := range st.packages {
+			if p.Type == pkg.TypeSoftwareUpdates && holdsUpdate(p, u) {
+				held = true
+				break
 			}
 		}
-		if slices.ContainsFunc(u.Files, func(f updates.ContentFile) bool { return !have[f.SHA256] }) {
+		if !held {
 			out = append(out, ci)
 		}
 	}

@@ -1,9 +1,11 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/consign/consign"
@@ -11,6 +13,7 @@ import (
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/updates"
 )
 
 // AddBoundary adds (or replaces) a boundary of this site (§1.5): the
@@ -154,4 +157,134 @@ func (t *tx) checkDPBoundaries(dp *distpoint.DistributionPoint) error {
 		}
 	}
 	return probs.Err()
+}
+
+// LocateUpdate is content location for a software update (§3.3 step 2: by
+// the update, not by a package): the DPs holding, at their installed
+// version, any deployment package whose content includes every file of the
+// update — there is no hard link between a deployment and a package, so any
+// package will do (§1.14). The deployment's download settings apply: on a
+// fast boundary the device downloads; on a slow one it downloads only with
+// DownloadOnSlowBoundary, and otherwise does not install (§1.15, §3.3 step
+// 7); NoFallbackUnprotected denies the fallback to unprotected DPs. A
+// deployment of 0 means the wizard's defaults. Each location names the
+// package it serves the update from in its DP's share.
+func (s *Site) LocateUpdate(ctx context.Context, resourceID uint32, ci updates.CIID, deploymentID uint32) (distpoint.LocateResult, error) {
+	if err := ctx.Err(); err != nil {
+		return distpoint.LocateResult{}, err
+	}
+	var out distpoint.LocateResult
+	err := s.read("LocateUpdate", func(st *state) error {
+		facts, ok := st.facts[resourceID]
+		if !ok {
+			return notFound("LocateUpdate", "device "+deviceKey(resourceID))
+		}
+		u, ok := st.updates[ci]
+		if !ok {
+			return notFound("LocateUpdate", "update "+ciKey(ci))
+		}
+		var settings updates.Settings
+		if deploymentID != 0 {
+			d, ok := st.deployments[deploymentID]
+			if !ok {
+				return notFound("LocateUpdate", "deployment "+assignmentKey(deploymentID))
+			}
+			settings = d.Settings
+		}
+		slow := distpoint.SlowDoNotRun
+		if settings.DownloadOnSlowBoundary {
+			slow = distpoint.SlowDownload
+		}
+		base := distpoint.LocateRequest{Client: facts.client, AllowFallback: !settings.NoFallbackUnprotected,
+			Fast: distpoint.FastDownload, Slow: slow, Now: s.opts.Clock()}
+		for _, nal := range sortedKeys(st.dps) {
+			base.DPs = append(base.DPs, *st.dps[nal])
+		}
+		for _, name := range sortedKeys(st.boundaries) {
+			base.Boundaries = append(base.Boundaries, *st.boundaries[name])
+		}
+		for _, nal := range sortedKeys(st.availability) {
+			base.Availability = append(base.Availability, st.availability[nal])
+		}
+		// Each package holding the update is located on its own; the
+		// answers are merged, the best first.
+		seen := map[string]bool{}
+		for _, id := range sortedKeys(st.packages) {
+			p := st.packages[id]
+			if p.Type != pkg.TypeSoftwareUpdates || !holdsUpdate(p, u) {
+				continue
+			}
+			req := base
+			req.PackageID, req.Version, req.Status = p.ID, p.SourceVersion, nil
+			for _, nal := range sortedKeys(st.pkgDPs[id]) {
+				req.Status = append(req.Status, *st.pkgDPs[id][nal])
+			}
+			res := distpoint.Locate(req)
+			if out.Action == 0 || out.Action == distpoint.Wait {
+				out.Action, out.Reason = res.Action, res.Reason
+			}
+			for _, l := range res.Locations {
+				if !seen[l.DP.NALPath] {
+					seen[l.DP.NALPath] = true
+					out.Locations = append(out.Locations, l)
+				}
+			}
+		}
+		if out.Action == 0 {
+			out.Action, out.Reason = distpoint.Wait, "waiting for content: no deployment package holds update "+u.UniqueID
+		}
+		slices.SortStableFunc(out.Locations, func(a, b distpoint.Location) int {
+			return cmp.Or(-cmp.Compare(b2i(a.Local), b2i(b.Local)), cmp.Compare(a.Tier, b.Tier))
+		})
+		return nil
+	})
+	return out, err
+}
+
+// holdsUpdate reports whether package p holds update u's content.
+func holdsUpdate(p *pkg.Package, u *updates.Update) bool {
+	have := make(map[[32]byte]bool, len(p.Manifest.Files))
+	for _, f := range p.Manifest.Files {
+		have[f.SHA256] = true
+	}
+	return hasUpdateContent(have, u)
+}
+
+// hasUpdateContent reports whether the files in have (by SHA-256) are u's
+// content: every language-neutral file, and every file of at least one
+// language when u has language-specific ones (the Language Selection page
+// downloads some languages only, §2.9). An update without files has no
+// content to hold.
+func hasUpdateContent(have map[[32]byte]bool, u *updates.Update) bool {
+	if len(u.Files) == 0 {
+		return false
+	}
+	langs := map[string]bool{} // language → all its files present
+	for _, f := range u.Files {
+		if f.Language == "" {
+			if !have[f.SHA256] {
+				return false
+			}
+			continue
+		}
+		if ok, seen := langs[f.Language]; !seen || ok {
+			langs[f.Language] = have[f.SHA256]
+		}
+	}
+	if len(langs) == 0 {
+		return true
+	}
+	for _, ok := range langs {
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

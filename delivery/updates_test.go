@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -293,5 +294,61 @@ func TestUpdatePolicy(t *testing.T) {
 	}
 	if _, err := e.site.UpdatePolicy(e.ctx, 99, nil); !errors.Is(err, consign.ErrNotFound) {
 		t.Errorf("an unknown device: %v", err)
+	}
+}
+
+// Content location for an update: any deployment package holding it, on a
+// DP where it is installed; the deployment's slow-boundary setting decides
+// whether a remote DP may be used.
+func TestLocateUpdate(t *testing.T) {
+	ce := newContentEnv(t)
+	e := ce.env
+	col := e.seed()
+	for _, b := range []distpoint.Boundary{
+		{Name: "HQ", Type: distpoint.IPSubnet, Prefix: netip.MustParsePrefix("10.1.0.0/16"), Speed: distpoint.Fast},
+		{Name: "Branch", Type: distpoint.IPSubnet, Prefix: netip.MustParsePrefix("10.9.0.0/16"), Speed: distpoint.Slow},
+	} {
+		if err := e.site.AddBoundary(e.ctx, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d1, d2 := device(1, "PC01", win7, "X"), device(2, "PC02", win7, "X")
+	d1.IPAddresses, d2.IPAddresses = []string{"10.1.0.5"}, []string{"10.9.0.5"}
+	if err := e.site.PutDevices(e.ctx, d1, d2); err != nil {
+		t.Fatal(err)
+	}
+	e.syncCatalog("catalog.json")
+	k := e.byKB("950102")
+	if r := must(e.site.LocateUpdate(e.ctx, 1, k.CIID, 0)); r.Action != distpoint.Wait {
+		t.Errorf("before any package holds it: %+v", r)
+	}
+	newPkg := pkg.NewPackage("", "Updates")
+	newPkg.SourcePath = `\\FS01\Updates\All`
+	ce.mu.Lock()
+	ce.pkgDirs[newPkg.SourcePath] = t.TempDir()
+	ce.mu.Unlock()
+	dep := func(slowOK bool) uint32 {
+		return must(e.site.DeploySoftwareUpdates(e.ctx, delivery.DeployRequest{Name: "KB950102", Updates: []updates.CIID{k.CIID},
+			CollectionID: col.ID, Settings: &updates.Settings{DownloadOnSlowBoundary: slowOK},
+			Download: &delivery.DownloadRequest{NewPackage: newPkg, DistributionPoints: []string{"DP01", "DP02"},
+				Source: source.UpdateFiles{FS: os.DirFS(filepath.Join(catalogDir, "content"))}}})).Deployment.ID
+	}
+	strict := dep(false)
+	if r := must(e.site.LocateUpdate(e.ctx, 1, k.CIID, strict)); r.Action != distpoint.Wait {
+		t.Errorf("before the package is on a DP: %+v", r)
+	}
+	if rep := must(e.site.DistributeContent(e.ctx)); rep.Err() != nil {
+		t.Fatal(rep.Err())
+	}
+	r := must(e.site.LocateUpdate(e.ctx, 1, k.CIID, strict))
+	if r.Action != distpoint.Download || len(r.Locations) != 2 || !r.Locations[0].Local {
+		t.Errorf("fast boundary: %+v", r)
+	}
+	if r := must(e.site.LocateUpdate(e.ctx, 2, k.CIID, strict)); r.Action != distpoint.DoNotRun {
+		t.Errorf("slow boundary, do not install: %+v", r)
+	}
+	lenient := dep(true)
+	if r := must(e.site.LocateUpdate(e.ctx, 2, k.CIID, lenient)); r.Action != distpoint.Download || r.Locations[0].Local {
+		t.Errorf("slow boundary, download allowed: %+v", r)
 	}
 }
