@@ -3,8 +3,10 @@ package memstore_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
+	"github.com/consign/consign"
 	"github.com/consign/consign/delivery"
 	"github.com/consign/consign/delivery/memstore"
 	"github.com/consign/consign/delivery/storetest"
@@ -15,6 +17,66 @@ func TestConformance(t *testing.T) {
 		s := memstore.New()
 		t.Cleanup(func() { s.Close() })
 		return s
+	})
+}
+
+// handle is one "connection" to a shared memstore: closing it closes the
+// handle, not the store, so storetest's persistence cases can reopen. A
+// memstore keeps nothing across processes; this exercises the suite
+// itself and memstore's behaviour under several handles.
+type handle struct {
+	*memstore.Store
+	closed atomic.Bool
+}
+
+func (h *handle) Close() error { h.closed.Store(true); return nil }
+
+func (h *handle) check() error {
+	if h.closed.Load() {
+		return consign.Errorf(consign.ErrUnavailable, "handle", "", "closed")
+	}
+	return nil
+}
+
+func (h *handle) Get(ctx context.Context, kind, key string) (delivery.Record, error) {
+	if err := h.check(); err != nil {
+		return delivery.Record{}, err
+	}
+	return h.Store.Get(ctx, kind, key)
+}
+
+func (h *handle) List(ctx context.Context, kind string, q delivery.Query) ([]delivery.Record, string, error) {
+	if err := h.check(); err != nil {
+		return nil, "", err
+	}
+	return h.Store.List(ctx, kind, q)
+}
+
+func (h *handle) Apply(ctx context.Context, w []delivery.Write) (int64, error) {
+	if err := h.check(); err != nil {
+		return 0, err
+	}
+	return h.Store.Apply(ctx, w)
+}
+
+func (h *handle) PutBatch(ctx context.Context, r []delivery.Record) (int64, error) {
+	if err := h.check(); err != nil {
+		return 0, err
+	}
+	return h.Store.PutBatch(ctx, r)
+}
+
+func (h *handle) Changes(ctx context.Context, after int64, limit int) ([]delivery.Change, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	return h.Store.Changes(ctx, after, limit)
+}
+
+func TestPersistentSuiteOverHandles(t *testing.T) {
+	storetest.RunPersistent(t, func(t *testing.T) (delivery.Store, storetest.Reopener) {
+		s := memstore.New()
+		return &handle{Store: s}, func(t *testing.T) delivery.Store { return &handle{Store: s} }
 	})
 }
 

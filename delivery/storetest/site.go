@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -149,59 +151,69 @@ func softwareUpdates(t *testing.T, site *delivery.Site, ad consign.ObjectID) uin
 	return res.Deployment.ID
 }
 
-func testSiteReopen(t *testing.T, s delivery.Store) {
+// siteScenario builds the site siteSnapshot compares: a distribution and
+// software updates. It returns the advertisement and the deployment.
+func siteScenario(t *testing.T, site *delivery.Site) (consign.ObjectID, uint32) {
+	t.Helper()
+	ad := distribution(t, site)
+	return ad, softwareUpdates(t, site, ad)
+}
+
+// siteSnapshot is what a Site shows of the scenario, for comparing two
+// Sites over the same stored records.
+func siteSnapshot(site *delivery.Site, ad consign.ObjectID, dep uint32) map[string]any {
 	ctx := context.Background()
-	first := openSite(t, s)
-	ad := distribution(t, first)
-	dep := softwareUpdates(t, first, ad)
-	second := openSite(t, s)
-	for _, check := range []struct {
-		name string
-		get  func(*delivery.Site) any
-	}{
-		{"packages", func(x *delivery.Site) any { return x.Packages() }},
-		{"collections", func(x *delivery.Site) any { return x.Collections() }},
-		{"memberships", func(x *delivery.Site) any {
-			var all [][]uint32
-			for _, c := range x.Collections() {
-				m, _ := x.Members(c.ID)
-				all = append(all, m)
-			}
-			return all
-		}},
-		{"advertisements", func(x *delivery.Site) any { return x.Advertisements() }},
-		{"summary", func(x *delivery.Site) any { s, _ := x.AdvertisementSummary(ad); return s }},
-		{"policy", func(x *delivery.Site) any { p, _ := x.Policy(ctx, 2, nil); return p.Offers }},
-		{"members", func(x *delivery.Site) any {
-			a, _ := x.Advertisement(ad)
-			m, _ := x.Members(a.CollectionID)
-			return m
-		}},
-		{"updates", func(x *delivery.Site) any { return x.Updates() }},
-		{"deployments", func(x *delivery.Site) any { return x.Deployments() }},
-		{"deployment compliance", func(x *delivery.Site) any { s, _ := x.DeploymentCompliance(dep); return s }},
-		{"update compliance", func(x *delivery.Site) any {
-			var all []updates.UpdateSummary
-			for _, u := range x.Updates() {
-				s, _ := x.UpdateCompliance(u.CIID)
-				all = append(all, s)
-			}
-			return all
-		}},
-		{"device compliance", func(x *delivery.Site) any {
-			var all []any
-			for i := uint32(1); i <= 20; i++ {
-				sum, states, _ := x.DeviceCompliance(i)
-				all = append(all, sum, states)
-			}
-			return all
-		}},
-		{"update policy", func(x *delivery.Site) any { p, _ := x.UpdatePolicy(ctx, 2, nil); return p.Plan }},
-	} {
-		if a, b := check.get(first), check.get(second); !reflect.DeepEqual(a, b) {
-			t.Errorf("%s differ between the Site that wrote them and one opened over the same store:\n%+v\n%+v", check.name, a, b)
+	snap := map[string]any{
+		"packages":       site.Packages(),
+		"collections":    site.Collections(),
+		"advertisements": site.Advertisements(),
+		"updates":        site.Updates(),
+		"deployments":    site.Deployments(),
+	}
+	var members [][]uint32
+	for _, c := range site.Collections() {
+		m, _ := site.Members(c.ID)
+		members = append(members, m)
+	}
+	snap["memberships"] = members
+	snap["summary"], _ = site.AdvertisementSummary(ad)
+	if p, err := site.Policy(ctx, 2, nil); err == nil {
+		snap["policy"] = p.Offers
+	}
+	snap["deployment compliance"], _ = site.DeploymentCompliance(dep)
+	var ups []updates.UpdateSummary
+	for _, u := range site.Updates() {
+		s, _ := site.UpdateCompliance(u.CIID)
+		ups = append(ups, s)
+	}
+	snap["update compliance"] = ups
+	var devs []any
+	for i := uint32(1); i <= 20; i++ {
+		sum, states, _ := site.DeviceCompliance(i)
+		devs = append(devs, sum, states)
+	}
+	snap["device compliance"] = devs
+	if p, err := site.UpdatePolicy(ctx, 2, nil); err == nil {
+		snap["update policy"] = p.Plan
+	}
+	return snap
+}
+
+// compareSnapshots reports every part that differs.
+func compareSnapshots(t *testing.T, what string, a, b map[string]any) {
+	t.Helper()
+	for _, k := range slices.Sorted(maps.Keys(a)) {
+		if !reflect.DeepEqual(a[k], b[k]) {
+			t.Errorf("%s differ %s:\n%+v\n%+v", k, what, a[k], b[k])
 		}
 	}
+}
+
+func testSiteReopen(t *testing.T, s delivery.Store) {
+	first := openSite(t, s)
+	ad, dep := siteScenario(t, first)
+	second := openSite(t, s)
+	compareSnapshots(t, "between the Site that wrote them and one opened over the same store", siteSnapshot(first, ad, dep), siteSnapshot(second, ad, dep))
 	// Devices 1–10 reported a finished run; 4 and 8 (XP) are not targeted
 	// but their status still counts.
 	if sum, _ := second.AdvertisementSummary(ad); sum.Targeted != 15 || sum.NotReported != 7 || sum.Counts.Succeeded != 7 || sum.Counts.Failed != 3 {
@@ -209,9 +221,15 @@ func testSiteReopen(t *testing.T, s delivery.Store) {
 	}
 }
 
-func testSitesConcurrent(t *testing.T, s delivery.Store) {
+func testSitesConcurrent(t *testing.T, s delivery.Store) { sitesConcurrent(t, s, s) }
+
+// sitesConcurrent runs two Sites, over a and over b (one store or two
+// handles on one database), creating packages at once: every creation
+// competes for the site's ID counter, so the loser of each race gets a
+// conflict and retries. None may be lost or get a duplicate ID.
+func sitesConcurrent(t *testing.T, a, b delivery.Store) {
 	ctx := context.Background()
-	sites := []*delivery.Site{openSite(t, s), openSite(t, s)}
+	sites := []*delivery.Site{openSite(t, a), openSite(t, b)}
 	var wg sync.WaitGroup
 	ids := make(chan consign.ObjectID, 40)
 	for _, site := range sites {
@@ -237,7 +255,7 @@ func testSitesConcurrent(t *testing.T, s delivery.Store) {
 		}
 		seen[id] = true
 	}
-	if n := len(openSite(t, s).Packages()); n != 40 || len(seen) != 40 {
+	if n := len(openSite(t, a).Packages()); n != 40 || len(seen) != 40 {
 		t.Errorf("40 packages created by two Sites; a new Site sees %d (created %d)", n, len(seen))
 	}
 }
