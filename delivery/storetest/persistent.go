@@ -91,22 +91,7 @@ func testReopen(t *testing.T, open func(t *testing.T) (delivery.Store, Reopener)
 }
 
 func sameChanges(a, b []delivery.Change) bool {
-	return slices.EqualFunc(a, b, func(x, y delivery.Change) bool {
-		return x.Deleted == y.Deleted && x.Record.Kind == y.Record.Kind && x.Record.Key == y.Record.Key &&
-			x.Record.Revision == y.Record.Revision && bytes.Equal(x.Record.Data, y.Record.Data) && sameIndex(x.Record.Index, y.Record.Index)
-	})
-}
-
-func sameIndex(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(a, b, func(x, y delivery.Change) bool { return x.Deleted == y.Deleted && same(x.Record, y.Record) })
 }
 
 func describeChanges(cs []delivery.Change) string {
