@@ -40,73 +40,127 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 			return notFound("Report", "device "+deviceKey(resourceID))
 		}
 		var probs consign.Problems
-		batch := make([]advertisement.Message, 0, len(msgs))
-		inBatch := make(map[string]bool, len(msgs))
-		for i, m := range msgs {
-			if m.ResourceID == 0 {
-				m.ResourceID = resourceID
-			}
-			if m.ResourceID != resourceID {
-				probs.AddValue(fmt.Sprintf("msgs[%d].ResourceID", i), m.ResourceID, fmt.Sprintf("must be the reporting device %d", resourceID))
-				continue
-			}
-			if err := m.Validate(); err != nil {
-				probs.Merge(prefixed(err, "msgs", i))
-				continue
-			}
-			if _, seen := t.st.received[resourceID][m.ID]; seen || inBatch[m.ID] {
-				res.Duplicates++
-				continue
-			}
-			inBatch[m.ID] = true
-			a, ok := t.st.ads[m.AdvertisementID]
-			if !ok {
-				res.Unknown++
-				continue
-			}
-			if m.RunFirst != nil && !t.runsFirst(a.ad, *m.RunFirst) {
-				probs.AddValue(fmt.Sprintf("msgs[%d].RunFirst", i), m.RunFirst.String(), "must be a program the advertised program runs first")
-				continue
-			}
-			batch = append(batch, m)
-		}
-		if err := probs.Err(); err != nil {
-			return err
-		}
-		slices.SortStableFunc(batch, func(a, b advertisement.Message) int { return a.Time.Compare(b.Time) })
-		statuses := make(map[consign.ObjectID]advertisement.ClientStatus)
-		histories := make(map[pkg.ProgramRef]advertisement.History)
-		for _, m := range batch {
-			a := t.st.ads[m.AdvertisementID]
-			if m.RunFirst != nil {
-				// A program run first: its history only (§1.3).
-				if succeeded, final := runOutcome(m.Event); final {
-					recordRun(histories, t.st.history[resourceID], *m.RunFirst, m.Time, succeeded)
-				}
-				t.put(kindMessage, messageKey(resourceID, m.ID), map[string]string{"advertisement": string(m.AdvertisementID), "device": deviceKey(resourceID)}, m)
-				res.Accepted++
-				continue
-			}
-			cs, ok := statuses[m.AdvertisementID]
-			if !ok && a.statuses[resourceID] != nil {
-				cs = *a.statuses[resourceID]
-			}
-			statuses[m.AdvertisementID] = cs.Apply(m)
-			if succeeded, final := runOutcome(m.Event); final {
-				recordRun(histories, t.st.history[resourceID], pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}, m.Time, succeeded)
-			}
-			t.put(kindMessage, messageKey(resourceID, m.ID), map[string]string{"advertisement": string(m.AdvertisementID), "device": deviceKey(resourceID)}, m)
-			res.Accepted++
-		}
-		for _, id := range sortedKeys(statuses) {
-			t.put(kindStatus, statusKey(id, resourceID), map[string]string{"advertisement": string(id)}, statuses[id])
-		}
-		for ref, h := range histories {
-			t.put(kindHistory, historyKey(resourceID, ref), map[string]string{"device": deviceKey(resourceID)}, h)
-		}
-		return nil
+		t.planReport(resourceID, msgs, "msgs", &res, &probs)
+		return probs.Err()
 	})
 	return res, err
+}
+
+// DeviceReport is one device's batch of status messages in ReportMany.
+type DeviceReport struct {
+	ResourceID uint32
+	Messages   []advertisement.Message
+}
+
+// ReportMany takes in the status message batches of many devices at once,
+// as a management point forwards them: Report for each, validated as a
+// whole (every problem named, reports[i].Messages[j]…) and written in one
+// atomic Store write, so that high-volume intake costs one write, not one
+// per device. A device may appear more than once; its batches are taken
+// in order.
+func (s *Site) ReportMany(ctx context.Context, reports []DeviceReport) (ReportResult, error) {
+	var res ReportResult
+	err := s.commit(ctx, "ReportMany", func(t *tx) error {
+		res = ReportResult{}
+		var probs consign.Problems
+		// Merge each device's batches, so messages of one device are
+		// applied together in time order.
+		// A message's field names the first report of its device and its
+		// position among that device's messages.
+		byDevice := map[uint32][]advertisement.Message{}
+		first := map[uint32]int{}
+		var order []uint32
+		for i, r := range reports {
+			if _, ok := t.st.facts[r.ResourceID]; !ok {
+				probs.AddValue(fmt.Sprintf("reports[%d].ResourceID", i), r.ResourceID, "must name a device of this site")
+				continue
+			}
+			if _, seen := byDevice[r.ResourceID]; !seen {
+				order = append(order, r.ResourceID)
+				first[r.ResourceID] = i
+			}
+			byDevice[r.ResourceID] = append(byDevice[r.ResourceID], r.Messages...)
+		}
+		for _, rid := range order {
+			t.planReport(rid, byDevice[rid], fmt.Sprintf("reports[%d].Messages", first[rid]), &res, &probs)
+		}
+		return probs.Err()
+	})
+	return res, err
+}
+
+// planReport plans one device's status messages: validated (problems go
+// to probs, under field), duplicates and unknown advertisements counted in
+// res, the rest applied in time order to the device's statuses and
+// execution history.
+func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field string, res *ReportResult, probs *consign.Problems) {
+	batch := make([]advertisement.Message, 0, len(msgs))
+	inBatch := make(map[string]bool, len(msgs))
+	bad := probs.Len()
+	for i, m := range msgs {
+		if m.ResourceID == 0 {
+			m.ResourceID = resourceID
+		}
+		if m.ResourceID != resourceID {
+			probs.AddValue(fmt.Sprintf("%s[%d].ResourceID", field, i), m.ResourceID, fmt.Sprintf("must be the reporting device %d", resourceID))
+			continue
+		}
+		if err := m.Validate(); err != nil {
+			probs.Merge(prefixed(err, field, i))
+			continue
+		}
+		if _, seen := t.st.received[resourceID][m.ID]; seen || inBatch[m.ID] {
+			res.Duplicates++
+			continue
+		}
+		inBatch[m.ID] = true
+		a, ok := t.st.ads[m.AdvertisementID]
+		if !ok {
+			res.Unknown++
+			continue
+		}
+		if m.RunFirst != nil && !t.runsFirst(a.ad, *m.RunFirst) {
+			probs.AddValue(fmt.Sprintf("%s[%d].RunFirst", field, i), m.RunFirst.String(), "must be a program the advertised program runs first")
+			continue
+		}
+		batch = append(batch, m)
+	}
+	if probs.Len() > bad {
+		return
+	}
+	slices.SortStableFunc(batch, func(a, b advertisement.Message) int { return a.Time.Compare(b.Time) })
+	statuses := make(map[consign.ObjectID]advertisement.ClientStatus)
+	histories := make(map[pkg.ProgramRef]advertisement.History)
+	device := deviceKey(resourceID)
+	for _, m := range batch {
+		a := t.st.ads[m.AdvertisementID]
+		idx := map[string]string{"advertisement": string(m.AdvertisementID), "device": device}
+		if m.RunFirst != nil {
+			// A program run first: its history only (§1.3).
+			if succeeded, final := runOutcome(m.Event); final {
+				recordRun(histories, t.st.history[resourceID], *m.RunFirst, m.Time, succeeded)
+			}
+			t.put(kindMessage, messageKey(resourceID, m.ID), idx, m)
+			res.Accepted++
+			continue
+		}
+		cs, ok := statuses[m.AdvertisementID]
+		if !ok && a.statuses[resourceID] != nil {
+			cs = *a.statuses[resourceID]
+		}
+		statuses[m.AdvertisementID] = cs.Apply(m)
+		if succeeded, final := runOutcome(m.Event); final {
+			recordRun(histories, t.st.history[resourceID], pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}, m.Time, succeeded)
+		}
+		t.put(kindMessage, messageKey(resourceID, m.ID), idx, m)
+		res.Accepted++
+	}
+	for _, id := range sortedKeys(statuses) {
+		t.put(kindStatus, statusKey(id, resourceID), map[string]string{"advertisement": string(id)}, statuses[id])
+	}
+	for ref, h := range histories {
+		t.put(kindHistory, historyKey(resourceID, ref), map[string]string{"device": device}, h)
+	}
 }
 
 // recordRun notes a finished run of ref in the planned histories, unless an

@@ -343,6 +343,49 @@ func TestReportIsIdempotent(t *testing.T) {
 	}
 }
 
+// ReportMany takes in many devices' batches in one write, with the same
+// outcome as one Report per device, and names every problem by report.
+func TestReportMany(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	res := e.distribute(col.ID, advertisement.RerunIfFailed)
+	ad := res.Advertisement.ID
+	msg := func(id string, ev advertisement.Event, at time.Duration) advertisement.Message {
+		return advertisement.Message{ID: id, AdvertisementID: ad, Event: ev, Time: t0.Add(at)}
+	}
+	rev := func() int64 { cs, _ := e.store.Changes(e.ctx, 0, 0); return cs[len(cs)-1].Record.Revision }
+	before := rev()
+	got := must(e.site.ReportMany(e.ctx, []delivery.DeviceReport{
+		{ResourceID: 1, Messages: []advertisement.Message{msg("a", advertisement.EventStarted, 0)}},
+		{ResourceID: 2, Messages: []advertisement.Message{msg("a", advertisement.EventStarted, 0), msg("b", advertisement.EventFailed, time.Minute)}},
+		{ResourceID: 1, Messages: []advertisement.Message{msg("b", advertisement.EventSucceeded, time.Minute), msg("a", advertisement.EventStarted, 0)}},
+	}))
+	if got.Accepted != 4 || got.Duplicates != 1 {
+		t.Errorf("ReportMany: %+v; want 4 accepted, 1 duplicate", got)
+	}
+	if after := rev(); after != before+1 {
+		t.Errorf("ReportMany took %d store writes, want 1", after-before)
+	}
+	if cs := must(e.site.ClientStatus(ad, 1)); cs.Delivery != advertisement.DeliverySucceeded {
+		t.Errorf("device 1: %v, want Succeeded", cs.Delivery)
+	}
+	if cs := must(e.site.ClientStatus(ad, 2)); cs.Delivery != advertisement.DeliveryFailed {
+		t.Errorf("device 2: %v, want Failed", cs.Delivery)
+	}
+	_, err := e.site.ReportMany(e.ctx, []delivery.DeviceReport{
+		{ResourceID: 99, Messages: []advertisement.Message{msg("x", advertisement.EventStarted, 0)}},
+		{ResourceID: 3, Messages: []advertisement.Message{msg("y", advertisement.EventStarted, 0), {ID: "", AdvertisementID: ad, Event: advertisement.EventStarted, Time: t0}}},
+	})
+	for _, f := range []string{"reports[0].ResourceID", "reports[1].Messages[1].Message.ID"} {
+		if !containsField(err, f) {
+			t.Errorf("bad reports: %v does not name %s", err, f)
+		}
+	}
+	if after := rev(); after != before+1 {
+		t.Errorf("a refused ReportMany wrote to the store")
+	}
+}
+
 func TestPolicyFollowsMembershipAndSubcollections(t *testing.T) {
 	e := newEnv(t)
 	col := e.seed()
