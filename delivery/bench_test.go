@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
 	"github.com/consign/consign/delivery/memstore"
+	"github.com/consign/consign/internal/fleet"
 	pkg "github.com/consign/consign/package"
 )
 
@@ -68,4 +70,55 @@ func BenchmarkPolicy(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// populate fills a Site with n fleet devices (in batches) and the 100
+// fleet collection queries.
+func populate(b *testing.B, site *delivery.Site, n int) {
+	b.Helper()
+	ctx := context.Background()
+	for i, q := range fleet.Queries(100) {
+		if _, err := site.CreateCollection(ctx, &collection.Collection{Name: fmt.Sprint("Collection ", i),
+			QueryRules: []collection.QueryRule{{RuleName: "rule", Query: q}}}, ""); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const batch = 5000
+	for lo := 0; lo < n; lo += batch {
+		devs := make([]*collection.Device, 0, batch)
+		for i := lo; i < min(lo+batch, n); i++ {
+			devs = append(devs, fleet.Device(rng, i))
+		}
+		if err := site.PutDevices(ctx, devs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSiteOpen measures delivery.Open over a memstore holding
+// CONSIGN_BENCH_DEVICES fleet devices (default 100,000) and 100 query
+// collections: the time until the Site is ready (memberships evaluated,
+// indexes built). Reported: seconds and µs per device.
+func BenchmarkSiteOpen(b *testing.B) {
+	ctx := context.Background()
+	n := benchScanDevices(b)
+	store := memstore.New()
+	site, err := delivery.Open(ctx, store, nil, &delivery.Options{Clock: func() time.Time { return fleet.Epoch }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	populate(b, site, n)
+	want := site.Collections()
+	for b.Loop() {
+		s, err := delivery.Open(ctx, store, nil, &delivery.Options{Clock: func() time.Time { return fleet.Epoch }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(s.Collections()) != len(want) {
+			b.Fatalf("reopened with %d collections, want %d", len(s.Collections()), len(want))
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/open")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/device")
 }

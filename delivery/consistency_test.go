@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -81,9 +82,9 @@ func TestReopenAfterDeletes(t *testing.T) {
 	}
 }
 
-// Values that validate but JSON cannot carry are refused up front, and
-// every schema type survives a reopen (DateTime arrays included).
-func TestDevicesThatCannotBeStoredAreRefused(t *testing.T) {
+// Every value a device validates with survives a reopen: DateTime arrays,
+// NULL elements, and wql.Values given directly.
+func TestDeviceValuesSurviveStorage(t *testing.T) {
 	e := newEnv(t)
 	d := device(1, "PC01", win7, "X")
 	d.Properties = map[string]any{"AgentTime": []time.Time{t0, t0.Add(time.Hour)}, "AgentName": []any{"Heartbeat Discovery", nil}}
@@ -93,10 +94,13 @@ func TestDevicesThatCannotBeStoredAreRefused(t *testing.T) {
 	if _, err := e.open().Device(1); err != nil {
 		t.Errorf("device with a DateTime array and a NULL element does not reopen: %v", err)
 	}
-	bad := device(2, "PC02", win7, "X")
-	bad.Properties = map[string]any{"AgentName": wql.Array(wql.Str("x"))}
-	if err := e.site.PutDevices(e.ctx, bad); !containsField(err, "devices[0]") {
-		t.Errorf("a wql.Value property (not storable as JSON): err = %v", err)
+	v := device(2, "PC02", win7, "X")
+	v.Properties = map[string]any{"AgentName": wql.Array(wql.Str("x"))}
+	if err := e.site.PutDevices(e.ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.open().Device(2); err != nil || fmt.Sprint(got.Properties["AgentName"]) != "[x]" {
+		t.Errorf("a wql.Value property after reopening: %+v, %v", got, err)
 	}
 	if _, err := e.site.CreateCollection(e.ctx, &collection.Collection{ID: "SMS00002", Name: "x"}, ""); !containsField(err, "Collection.ID") {
 		t.Errorf("a collection with the built-in SMS prefix: err = %v", err)
