@@ -181,6 +181,54 @@ func (e *Engine) PutCollection(c *Collection, now time.Time) (Delta, error) {
 	return e.run(now, full, nil, -1), nil
 }
 
+// PutCollections adds or replaces several collections and evaluates them
+// together, in one pass over the devices: what loading a site wants, since
+// one PutCollection each would read every device once per collection.
+// Collections limited to others in cs may come in any order. A collection
+// PutCollection would refuse is left out: errs[i] says why cs[i] was
+// refused (nil when it was installed); the others are installed and
+// evaluated.
+func (e *Engine) PutCollections(cs []*Collection, now time.Time) (d Delta, errs []error) {
+	errs = make([]error, len(cs))
+	pending := make([]int, len(cs))
+	for i := range pending {
+		pending[i] = i
+	}
+	var installed []*entry
+	for len(pending) > 0 {
+		var next []int
+		for _, i := range pending {
+			c := cs[i].Clone()
+			err := e.CheckCollection(c)
+			if err == nil {
+				err = e.install(c)
+			}
+			errs[i] = err
+			if err != nil {
+				next = append(next, i)
+				continue
+			}
+			installed = append(installed, e.byID[c.ID])
+		}
+		if len(next) == len(pending) {
+			break // no progress: what is left is refused
+		}
+		pending = next
+	}
+	in := map[*entry]bool{}
+	var full []*entry
+	for _, x := range installed {
+		for _, y := range e.dependents(x) {
+			if !in[y] {
+				in[y] = true
+				full = append(full, y)
+			}
+		}
+	}
+	slices.SortFunc(full, func(a, b *entry) int { return cmp.Compare(a.pos, b.pos) })
+	return e.run(now, full, nil, -1), errs
+}
+
 // CheckCollection reports, without changing anything, every reason
 // PutCollection would refuse c: a built-in ID, what Validate finds, a rule
 // limited to a collection the Engine does not have, and rules that would

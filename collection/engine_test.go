@@ -2,6 +2,7 @@ package collection
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -315,5 +316,50 @@ func TestDeviceRoundTrip(t *testing.T) {
 			!slices.Equal(got.SystemOUName, d.SystemOUName) || !slices.Equal(got.IPAddresses, d.IPAddresses) {
 			t.Errorf("Device(%d) = %+v, want %+v", d.ResourceID, got, d)
 		}
+	}
+}
+
+// PutCollections equals one PutCollection per collection, whatever the
+// order of limiting collections, and leaves out (naming) what it refuses.
+func TestPutCollections(t *testing.T) {
+	build := func() *Engine {
+		e := NewEngine(nil)
+		for i := uint32(1); i <= 30; i++ {
+			os := "Microsoft Windows NT Workstation 6.1"
+			if i%3 == 0 {
+				os = "Microsoft Windows NT Workstation 5.1"
+			}
+			if _, err := e.PutDevice(&Device{ResourceID: i, Name: fmt.Sprintf("PC%02d", i), OperatingSystemNameandVersion: os, Client: true}, evalNow); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return e
+	}
+	w7 := &Collection{ID: "CEN00001", Name: "W7", RefreshType: RefreshManual, QueryRules: []QueryRule{{RuleName: "w7", Query: `select * from SMS_R_System where OperatingSystemNameandVersion like "%6.1"`}}}
+	pc1x := &Collection{ID: "CEN00002", Name: "PC1x", RefreshType: RefreshManual, QueryRules: []QueryRule{{RuleName: "pc1", Query: `select * from SMS_R_System where Name like "PC1%"`, LimitToCollectionID: "CEN00001"}}}
+	direct := &Collection{ID: "CEN00003", Name: "Direct", RefreshType: RefreshManual, DirectRules: []DirectRule{{RuleName: "d", ResourceID: 3}}}
+	bad := &Collection{ID: "CEN00004", Name: "Bad", RefreshType: RefreshManual, QueryRules: []QueryRule{{RuleName: "x", Query: `select * from SMS_R_System`, LimitToCollectionID: "CEN00099"}}}
+
+	one := build()
+	for _, c := range []*Collection{w7, pc1x, direct} {
+		if _, err := one.PutCollection(c, evalNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := build()
+	_, errs := batch.PutCollections([]*Collection{pc1x, bad, direct, w7}, evalNow)
+	if errs[0] != nil || errs[2] != nil || errs[3] != nil || errs[1] == nil || !strings.Contains(errs[1].Error(), "LimitToCollectionID") {
+		t.Errorf("PutCollections errors = %v; want only the second (CEN00004) refused", errs)
+	}
+	for _, id := range []consign.ObjectID{"CEN00001", "CEN00002", "CEN00003", AllSystemsID} {
+		if a, b := one.Members(id), batch.Members(id); !slices.Equal(a, b) {
+			t.Errorf("%s: one by one %v, in a batch %v", id, a, b)
+		}
+	}
+	if _, ok := batch.Collection("CEN00004"); ok {
+		t.Error("the refused collection was installed")
+	}
+	if len(batch.Members("CEN00002")) == 0 {
+		t.Error("the limited collection is empty")
 	}
 }

@@ -54,7 +54,7 @@ func encodeDevice(d *collection.Device, s *wql.Schema) ([]byte, error) {
 	if err := e.device(d); err != nil {
 		return nil, err
 	}
-	back, err := decodeDevice(e.b, s)
+	back, err := decodeDevice(e.b, s, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -171,9 +171,13 @@ func (e *deviceEncoder) value(v wql.Value) {
 var errTruncated = errors.New("device record truncated")
 
 // decodeDevice decodes a stored device; every property must be in the
-// schema s.
-func decodeDevice(data []byte, s *wql.Schema) (*collection.Device, error) {
-	d := deviceDecoder{s: s, b: data}
+// schema s. names, when not nil, caches the class and property names seen,
+// so that decoding many devices allocates each name once.
+func decodeDevice(data []byte, s *wql.Schema, names map[string]string) (*collection.Device, error) {
+	if names == nil {
+		names = map[string]string{}
+	}
+	d := deviceDecoder{s: s, b: data, names: names}
 	dev, err := d.device()
 	if err != nil {
 		return nil, err
@@ -185,9 +189,24 @@ func decodeDevice(data []byte, s *wql.Schema) (*collection.Device, error) {
 }
 
 type deviceDecoder struct {
-	s   *wql.Schema
-	b   []byte
-	err error
+	s     *wql.Schema
+	b     []byte
+	names map[string]string
+	err   error
+}
+
+// name reads a string that names a class or property, shared through the
+// names cache.
+func (d *deviceDecoder) name() string {
+	n := d.count()
+	raw := d.b[:n]
+	d.b = d.b[n:]
+	if s, ok := d.names[string(raw)]; ok {
+		return s
+	}
+	s := string(raw)
+	d.names[s] = s
+	return s
 }
 
 func (d *deviceDecoder) fail(err error) {
@@ -287,7 +306,7 @@ func (d *deviceDecoder) device() (*collection.Device, error) {
 	if n := d.count(); n > 0 {
 		dev.Inventory = make(map[string][]collection.Instance, n)
 		for range n {
-			class := d.str()
+			class := d.name()
 			ci, ok := d.s.ClassIndex(class)
 			if !ok && d.err == nil {
 				return nil, fmt.Errorf("unknown inventory class %s", class)
@@ -316,7 +335,7 @@ func (d *deviceDecoder) row(class int) (map[string]any, error) {
 	}
 	row := make(map[string]any, n)
 	for range n {
-		name := d.str()
+		name := d.name()
 		if d.err != nil {
 			return nil, d.err
 		}

@@ -21,7 +21,7 @@ func TestDeviceCodec(t *testing.T) {
 		if err != nil {
 			t.Fatalf("device %d: %v", i, err)
 		}
-		back, err := decodeDevice(data, s)
+		back, err := decodeDevice(data, s, nil)
 		if err != nil {
 			t.Fatalf("device %d: %v", i, err)
 		}
@@ -42,13 +42,29 @@ func TestDeviceCodec(t *testing.T) {
 		}
 		if i < 5 {
 			for n := range len(data) {
-				if _, err := decodeDevice(data[:n], s); err == nil {
+				if _, err := decodeDevice(data[:n], s, nil); err == nil {
 					t.Fatalf("device %d: a record cut to %d of %d bytes decoded", i, n, len(data))
 				}
 			}
 		}
 	}
-	if _, err := decodeDevice([]byte("{\"ResourceID\":1}"), s); err == nil {
+	if _, err := decodeDevice([]byte("{\"ResourceID\":1}"), s, nil); err == nil {
 		t.Error("a record in another format decoded")
+	}
+}
+
+func BenchmarkDecodeDevice(b *testing.B) {
+	s := collection.DefaultSchema()
+	data, err := encodeDevice(fleet.Device(rand.New(rand.NewPCG(1, 1)), 7), s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	names := map[string]string{}
+	for b.Loop() {
+		if _, err := decodeDevice(data, s, names); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -137,23 +137,27 @@ func (s *Site) applyChange(c Change, now time.Time) {
 	}
 }
 
-// applyCollections applies collection changes in passes until every one
-// whose limiting collections exist has been applied.
+// applyCollections applies collection changes: deletions one by one, the
+// rest together in one evaluation over the devices (PutCollections orders
+// limiting collections itself). A collection that cannot be applied is
+// logged and left out.
 func (s *Site) applyCollections(pending []Change, now time.Time) {
-	for len(pending) > 0 {
-		var next []Change
-		for _, c := range pending {
-			if err := s.st.apply(c, now); err != nil {
-				next = append(next, c)
-			}
+	var puts []Change
+	for _, c := range pending {
+		if c.Deleted {
+			s.applyChange(c, now)
+		} else {
+			puts = append(puts, c)
 		}
-		if len(next) == len(pending) {
-			for _, c := range next {
-				s.applyChange(c, now) // logs why
-			}
-			return
+	}
+	if len(puts) == 0 {
+		return
+	}
+	for i, err := range s.st.putCollections(puts, now) {
+		if err != nil {
+			c := puts[i]
+			s.opts.Logger.Error("stored record cannot be applied; leaving it out", "kind", c.Record.Kind, "key", c.Record.Key, "revision", c.Record.Revision, "err", err)
 		}
-		pending = next
 	}
 }
 
@@ -163,17 +167,17 @@ func kindRank(kind string) int {
 	switch kind {
 	case kindCounter, kindBoundary, kindDP, kindAvailability, kindMarker, kindUpdate, kindTemplate:
 		return 0
-	case kindUpdateList:
-		return 1
-	case kindPackage:
+	case kindPackage, kindUpdateList:
 		return 1
 	case kindProgram:
 		return 2
-	case kindCollection:
-		return 3
-	case kindLink:
-		return 4
 	case kindDevice:
+		// Devices before collections: a site loading itself then
+		// evaluates every collection in one pass over the devices.
+		return 3
+	case kindCollection:
+		return 4
+	case kindLink:
 		return 5
 	case kindAdvertisement, kindDeployment:
 		return 6

@@ -142,6 +142,8 @@ type state struct {
 	compliance     *updates.ComplianceIndex
 	complianceCols map[consign.ObjectID]bool
 	scanTime       map[uint32]time.Time
+	// names caches the class and property names of decoded devices.
+	names map[string]string
 	// syncCursor is the catalog source's cursor after the last sync.
 	syncCursor string
 	// ciCounter and assignmentCounter are the next CI_ID and AssignmentID.
@@ -181,6 +183,7 @@ func newState(o Options) *state {
 		availability:   make(map[string]distpoint.Availability),
 		updates:        make(map[updates.CIID]*updates.Update),
 		compliance:     updates.NewComplianceIndex(),
+		names:          make(map[string]string),
 		complianceCols: make(map[consign.ObjectID]bool),
 		scanTime:       make(map[uint32]time.Time),
 		updateByUID:    make(map[string]updates.CIID),
@@ -412,29 +415,49 @@ func (st *state) applyCollection(c Change, now time.Time) error {
 		}
 		return nil
 	}
-	var col collection.Collection
-	if err := json.Unmarshal(c.Record.Data, &col); err != nil {
-		return err
-	}
-	d, err := st.engine.PutCollection(&col, now)
-	if err != nil {
-		return err
-	}
-	hadWindows := len(st.colWindows[id]) > 0
-	delete(st.colWindows, id)
-	for _, w := range col.ServiceWindows {
-		if w.Enabled {
-			st.colWindows[id] = append(st.colWindows[id], w)
+	errs := st.putCollections([]Change{c}, now)
+	return errs[0]
+}
+
+// putCollections applies stored collections (puts, not deletions) with one
+// engine evaluation for all of them, as loading a site needs; errs[i] says
+// why cs[i] could not be applied.
+func (st *state) putCollections(cs []Change, now time.Time) (errs []error) {
+	errs = make([]error, len(cs))
+	cols := make([]*collection.Collection, 0, len(cs))
+	at := make([]int, 0, len(cs)) // cols[k] is cs[at[k]]
+	for i, c := range cs {
+		var col collection.Collection
+		if err := json.Unmarshal(c.Record.Data, &col); err != nil {
+			errs[i] = err
+			continue
 		}
+		cols = append(cols, &col)
+		at = append(at, i)
 	}
-	if hadWindows || len(st.colWindows[id]) > 0 {
-		// Members may have gained or lost a window.
-		for _, rid := range st.engine.Members(id) {
-			st.notify[rid] = struct{}{}
+	d, perr := st.engine.PutCollections(cols, now)
+	for k, col := range cols {
+		if perr[k] != nil {
+			errs[at[k]] = perr[k]
+			continue
+		}
+		id := col.ID
+		hadWindows := len(st.colWindows[id]) > 0
+		delete(st.colWindows, id)
+		for _, w := range col.ServiceWindows {
+			if w.Enabled {
+				st.colWindows[id] = append(st.colWindows[id], w)
+			}
+		}
+		if hadWindows || len(st.colWindows[id]) > 0 {
+			// Members may have gained or lost a window.
+			for _, rid := range st.engine.Members(id) {
+				st.notify[rid] = struct{}{}
+			}
 		}
 	}
 	st.membership(d)
-	return nil
+	return errs
 }
 
 func (st *state) applyLink(c Change) error {
@@ -466,7 +489,7 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 		}
 		return nil
 	}
-	d, err := decodeDevice(c.Record.Data, st.engine.Schema())
+	d, err := decodeDevice(c.Record.Data, st.engine.Schema(), st.names)
 	if err != nil {
 		return err
 	}
