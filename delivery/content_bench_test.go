@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -42,7 +43,9 @@ func benchBytes(b *testing.B) int64 {
 }
 
 // writeBenchFile writes size bytes of deterministic, incompressible
-// content (a ChaCha8 stream seeded by seed) to path.
+// content (a ChaCha8 stream seeded by seed) to path, and syncs it: setup
+// must leave no dirty data behind for a timed pass to write back (a DP
+// library's sync of the file system would otherwise pay for the source).
 func writeBenchFile(b *testing.B, path string, seed uint64, size int64) {
 	b.Helper()
 	var key [32]byte
@@ -52,6 +55,9 @@ func writeBenchFile(b *testing.B, path string, seed uint64, size int64) {
 		b.Fatal(err)
 	}
 	if _, err := io.CopyN(f, rand.NewChaCha8(key), size); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
 		b.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -93,12 +99,40 @@ func newBenchSource(b *testing.B, total int64, seeds []uint64, from *benchSource
 		s.files = append(s.files, name)
 		s.bytes += size
 	}
+	syncDirs(b, filepath.Join(s.dir, "files"), s.dir)
 	m, err := source.ManifestFromFS(context.Background(), os.DirFS(s.dir))
 	if err != nil {
 		b.Fatal(err)
 	}
 	s.manifest = m
 	return s
+}
+
+// syncDirs makes the entries of each directory durable.
+func syncDirs(b *testing.B, dirs ...string) {
+	b.Helper()
+	for _, dir := range dirs {
+		d, err := os.Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = d.Sync()
+		d.Close()
+		if err != nil && !errors.Is(err, os.ErrInvalid) { // Windows cannot sync a directory
+			b.Fatal(err)
+		}
+	}
+}
+
+// removeSettled removes the tree at dir, outside the timer, and makes the
+// removal durable, so that the next timed phase starts on a quiet file
+// system rather than committing (and discarding) the last phase's files.
+func removeSettled(b *testing.B, dir string) {
+	b.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	syncDirs(b, filepath.Dir(dir))
 }
 
 // benchDPs opens n fresh filesystem DP libraries below dir.
@@ -244,7 +278,9 @@ func copyOne(from, to string, sync bool) error {
 //	ratio-vs-sync    dist-MB/s / plainsync-MB/s
 //
 // Each iteration starts from fresh DP and destination folders, made and
-// removed outside the timer.
+// removed outside the timer; the source is synced when written, and each
+// removal is made durable before the next phase, so no phase pays for
+// another's writeback.
 func BenchmarkDistributeVsPlainCopy(b *testing.B) {
 	const dps = 8
 	seeds := make([]uint64, benchFiles)
@@ -273,9 +309,7 @@ func BenchmarkDistributeVsPlainCopy(b *testing.B) {
 		if got != written {
 			b.Fatalf("the pass copied %d bytes, want %d", got, written)
 		}
-		if err := os.RemoveAll(dir); err != nil {
-			b.Fatal(err)
-		}
+		removeSettled(b, dir)
 
 		for _, sync := range []bool{false, true} {
 			var dests []string
@@ -291,9 +325,7 @@ func BenchmarkDistributeVsPlainCopy(b *testing.B) {
 			} else {
 				plain += time.Since(start)
 			}
-			if err := os.RemoveAll(filepath.Join(work, "plain")); err != nil {
-				b.Fatal(err)
-			}
+			removeSettled(b, filepath.Join(work, "plain"))
 		}
 		b.StartTimer()
 	}
@@ -374,9 +406,7 @@ func BenchmarkSharedFiles(b *testing.B) {
 		copied += distributeAll(b, site)
 		b.StopTimer()
 		wsum += written.Load()
-		if err := os.RemoveAll(dir); err != nil {
-			b.Fatal(err)
-		}
+		removeSettled(b, dir)
 		b.StartTimer()
 	}
 	size := float64(bsrc.bytes) * dps * float64(iters)
