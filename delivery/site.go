@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/consign/consign"
@@ -39,6 +40,9 @@ type Site struct {
 	validationMu sync.Mutex // serialises RunScheduledValidation
 	distMu       sync.Mutex // one DistributeContent pass at a time
 	downloadMu   sync.Mutex // serialises DownloadUpdates (it writes package sources)
+	// lastApply is how long the store's last Apply took (ns), which sets
+	// the retry backoff after a conflict.
+	lastApply atomic.Int64
 }
 
 // Open loads a Site from store. transport may be nil (devices then learn of
@@ -217,7 +221,12 @@ func (s *Site) commit(ctx context.Context, op string, plan func(t *tx) error) er
 			return &consign.Error{Code: consign.ErrConflict, Op: op, Err: fmt.Errorf("lost %d optimistic-concurrency races to other writers", attempt)}
 		}
 		s.opts.Logger.Debug("write conflict, retrying", "op", op, "attempt", attempt)
-		backoff := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
+		// Wait a random time of up to attempt × the longer of 1 ms and the
+		// store's last write: a store that takes milliseconds to commit
+		// (an fsync) would otherwise see the loser re-plan before the
+		// winner's next write lands, and lose again.
+		unit := max(time.Millisecond, time.Duration(s.lastApply.Load()))
+		backoff := time.Duration(rand.Int64N(int64(attempt) * int64(unit)))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -248,7 +257,9 @@ func (s *Site) attempt(ctx context.Context, op string, plan func(t *tx) error) (
 	if len(t.writes) == 0 {
 		return nil, nil
 	}
+	start := time.Now()
 	rev, err := s.store.Apply(ctx, t.writes)
+	s.lastApply.Store(int64(time.Since(start)))
 	if err != nil {
 		if !errors.Is(err, consign.ErrConflict) {
 			return nil, storeErr(op, err)
