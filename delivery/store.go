@@ -1,6 +1,11 @@
 package delivery
 
-import "context"
+import (
+	"context"
+	"fmt"
+
+	"github.com/consign/consign"
+)
 
 // Record is one stored object. The Site encodes domain objects into records
 // and back; a Store only keeps bytes and a few index fields.
@@ -112,4 +117,51 @@ type Store interface {
 // Apply. PutBatch is all or nothing and returns the revision it used.
 type BulkWriter interface {
 	PutBatch(ctx context.Context, records []Record) (int64, error)
+}
+
+// CheckWrites adds to p every way writes break the Store contract's input
+// rules, each naming the write ("writes[2].Record.Key"): an empty Kind or
+// Key, a Kind and Key named twice, an Op other than Put or Delete, an
+// Expect below AnyRevision. A Store calls it first in Apply, adds its own
+// limits, and returns p.Err() wrapped in consign.ErrInvalid if anything
+// was found.
+func CheckWrites(p *consign.Problems, writes []Write) {
+	seen := make(map[[2]string]int, len(writes))
+	for i, w := range writes {
+		checkKey(p, seen, "writes", ".Record", i, w.Record)
+		if w.Op != Put && w.Op != Delete {
+			p.AddValue(fmt.Sprintf("writes[%d].Op", i), int(w.Op), "Put or Delete")
+		}
+		if w.Expect < AnyRevision {
+			p.AddValue(fmt.Sprintf("writes[%d].Expect", i), w.Expect, "AnyRevision, 0 or a revision")
+		}
+	}
+}
+
+// CheckRecords is CheckWrites for BulkWriter.PutBatch: fields such as
+// "records[3].Key".
+func CheckRecords(p *consign.Problems, records []Record) {
+	seen := make(map[[2]string]int, len(records))
+	for i, r := range records {
+		checkKey(p, seen, "records", "", i, r)
+	}
+}
+
+// checkKey adds a problem for an empty Kind or Key of the i-th element of
+// the call's list, or for a Kind and Key that an earlier element (in seen)
+// already names.
+func checkKey(p *consign.Problems, seen map[[2]string]int, list, field string, i int, r Record) {
+	path := func(name string) string { return fmt.Sprintf("%s[%d]%s.%s", list, i, field, name) }
+	if r.Kind == "" {
+		p.Add(path("Kind"), "must not be empty")
+	}
+	if r.Key == "" {
+		p.Add(path("Key"), "must not be empty")
+	}
+	k := [2]string{r.Kind, r.Key}
+	if first, dup := seen[k]; dup {
+		p.AddValue(path("Key"), r.Key, fmt.Sprintf("must not repeat %s[%d] in one call", list, first))
+	} else {
+		seen[k] = i
+	}
 }

@@ -31,16 +31,10 @@ func (s *Store) Apply(ctx context.Context, writes []delivery.Write) (int64, erro
 		return 0, err
 	}
 	var p consign.Problems
-	seen := make(map[[2]string]int, len(writes))
+	delivery.CheckWrites(&p, writes)
 	size := 0
 	for i, w := range writes {
-		checkRecord(&p, seen, "writes", ".Record", i, w.Record, w.Op == delivery.Put)
-		if w.Op != delivery.Put && w.Op != delivery.Delete {
-			p.AddValue(fmt.Sprintf("writes[%d].Op", i), int(w.Op), "Put or Delete")
-		}
-		if w.Expect < delivery.AnyRevision {
-			p.AddValue(fmt.Sprintf("writes[%d].Expect", i), w.Expect, "AnyRevision, 0 or a revision")
-		}
+		checkLimits(&p, "writes", ".Record", i, w.Record, w.Op == delivery.Put)
 		size += encodedSize(w.Record, w.Op == delivery.Put)
 	}
 	if err := p.Err(); err != nil {
@@ -63,10 +57,10 @@ func (s *Store) PutBatch(ctx context.Context, records []delivery.Record) (int64,
 		return 0, err
 	}
 	var p consign.Problems
-	seen := make(map[[2]string]int, len(records))
+	delivery.CheckRecords(&p, records)
 	size := 0
 	for i, rec := range records {
-		checkRecord(&p, seen, "records", "", i, rec, true)
+		checkLimits(&p, "records", "", i, rec, true)
 		size += encodedSize(rec, true)
 	}
 	if err := p.Err(); err != nil {
@@ -79,25 +73,13 @@ func (s *Store) PutBatch(ctx context.Context, records []delivery.Record) (int64,
 	return s.w.do(r)
 }
 
-// checkRecord adds a problem for an empty Kind or Key of the i-th element
-// of the call's list, for a Kind and Key that an earlier element (in seen)
-// already names, and for keys and data bbolt cannot hold.
-func checkRecord(p *consign.Problems, seen map[[2]string]int, list, field string, i int, r delivery.Record, put bool) {
+// checkLimits adds a problem for keys, index entries and data of the i-th
+// element of the call's list that bbolt cannot hold (delivery.CheckWrites
+// checks the rest).
+func checkLimits(p *consign.Problems, list, field string, i int, r delivery.Record, put bool) {
 	path := func(name string) string { return fmt.Sprintf("%s[%d]%s.%s", list, i, field, name) }
-	if r.Kind == "" {
-		p.Add(path("Kind"), "must not be empty")
-	}
-	if r.Key == "" {
-		p.Add(path("Key"), "must not be empty")
-	}
 	if len(r.Kind)+len(r.Key) > MaxKeyBytes {
 		p.AddValue(path("Key"), fmt.Sprintf("%d bytes", len(r.Key)), fmt.Sprintf("with Kind, at most %d bytes", MaxKeyBytes))
-	}
-	k := [2]string{r.Kind, r.Key}
-	if first, dup := seen[k]; dup {
-		p.AddValue(path("Key"), r.Key, fmt.Sprintf("must not repeat %s[%d] in one call", list, first))
-	} else {
-		seen[k] = i
 	}
 	if !put {
 		return

@@ -120,16 +120,9 @@ func (s *Store) List(ctx context.Context, kind string, q delivery.Query) ([]deli
 func (s *Store) Apply(ctx context.Context, writes []delivery.Write) (int64, error) {
 	const op = "memstore.Apply"
 	var p consign.Problems
-	seen := make(map[[2]string]int, len(writes))
+	delivery.CheckWrites(&p, writes)
 	entries := make([]*entry, len(writes))
 	for i, w := range writes {
-		checkKey(&p, seen, "writes", ".Record", i, w.Record)
-		if w.Op != delivery.Put && w.Op != delivery.Delete {
-			p.AddValue(fmt.Sprintf("writes[%d].Op", i), int(w.Op), "Put or Delete")
-		}
-		if w.Expect < delivery.AnyRevision {
-			p.AddValue(fmt.Sprintf("writes[%d].Expect", i), w.Expect, "AnyRevision, 0 or a revision")
-		}
 		entries[i] = newEntry(w.Record, w.Op == delivery.Delete)
 	}
 	if err := p.Err(); err != nil {
@@ -144,10 +137,9 @@ func (s *Store) Apply(ctx context.Context, writes []delivery.Write) (int64, erro
 func (s *Store) PutBatch(ctx context.Context, records []delivery.Record) (int64, error) {
 	const op = "memstore.PutBatch"
 	var p consign.Problems
-	seen := make(map[[2]string]int, len(records))
+	delivery.CheckRecords(&p, records)
 	entries := make([]*entry, len(records))
 	for i, r := range records {
-		checkKey(&p, seen, "records", "", i, r)
 		entries[i] = newEntry(r, false)
 	}
 	if err := p.Err(); err != nil {
@@ -203,25 +195,6 @@ func (s *Store) usable(ctx context.Context, op string) error {
 		return consign.Errorf(consign.ErrUnavailable, op, "", "store is closed")
 	}
 	return nil
-}
-
-// checkKey adds a problem for an empty Kind or Key of the i-th element of
-// the call's list, or for a Kind and Key that an earlier element (in seen)
-// already names.
-func checkKey(p *consign.Problems, seen map[[2]string]int, list, field string, i int, r delivery.Record) {
-	path := func(name string) string { return fmt.Sprintf("%s[%d]%s.%s", list, i, field, name) }
-	if r.Kind == "" {
-		p.Add(path("Kind"), "must not be empty")
-	}
-	if r.Key == "" {
-		p.Add(path("Key"), "must not be empty")
-	}
-	k := [2]string{r.Kind, r.Key}
-	if first, dup := seen[k]; dup {
-		p.AddValue(path("Key"), r.Key, fmt.Sprintf("must not repeat %s[%d] in one call", list, first))
-	} else {
-		seen[k] = i
-	}
 }
 
 // newEntry copies r into a new entry (revision not yet set), or makes a
