@@ -59,3 +59,48 @@ func TestStoreFailureChangesNothing(t *testing.T) {
 		t.Errorf("succeeded = %d, want 1", n)
 	}
 }
+
+// lostCommitStore commits the Nth Apply and then reports that the outcome
+// is unknown, like a connection lost after COMMIT was sent.
+type lostCommitStore struct {
+	*memstore.Store
+	failAt, calls atomic.Int64
+}
+
+func (f *lostCommitStore) Apply(ctx context.Context, w []delivery.Write) (int64, error) {
+	rev, err := f.Store.Apply(ctx, w)
+	if err == nil && f.calls.Add(1) == f.failAt.Load() {
+		return 0, delivery.ErrCommitUnknown
+	}
+	return rev, err
+}
+
+// A write whose outcome is unknown is reported as such — not as "nothing
+// was written" — and the Site catches up with what the store holds before
+// its next workflow: resending the batch finds it already taken in.
+func TestCommitOutcomeUnknown(t *testing.T) {
+	e := newEnv(t)
+	fs := &lostCommitStore{Store: e.store}
+	site, err := delivery.Open(e.ctx, fs, e.tr, &delivery.Options{Clock: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.site = site
+	col := e.seed()
+	res := e.distribute(col.ID, advertisement.RerunIfFailed)
+	fs.failAt.Store(fs.calls.Load() + 1)
+	msgs := []advertisement.Message{{ID: "m", AdvertisementID: res.Advertisement.ID, Event: advertisement.EventSucceeded, Time: t0}}
+	_, err = e.site.Report(e.ctx, 1, msgs)
+	if !errors.Is(err, delivery.ErrCommitUnknown) || errors.Is(err, consign.ErrUnavailable) {
+		t.Fatalf("Report whose commit was lost: err = %v, want ErrCommitUnknown and not ErrUnavailable", err)
+	}
+	if _, err := e.site.CreatePackage(e.ctx, pkg.NewPackage("", "next")); err != nil {
+		t.Fatal(err)
+	}
+	if r := must(e.site.Report(e.ctx, 1, msgs)); r.Duplicates != 1 {
+		t.Errorf("resending after the lost commit: %+v, want the message found already taken in", r)
+	}
+	if n := must(e.site.AdvertisementSummary(res.Advertisement.ID)).Counts.Succeeded; n != 1 {
+		t.Errorf("succeeded = %d, want 1", n)
+	}
+}

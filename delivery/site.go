@@ -261,6 +261,11 @@ func (s *Site) attempt(ctx context.Context, op string, plan func(t *tx) error) (
 	rev, err := s.store.Apply(ctx, t.writes)
 	s.lastApply.Store(int64(time.Since(start)))
 	if err != nil {
+		if errors.Is(err, ErrCommitUnknown) {
+			// The write may have committed: memory follows the change
+			// feed before the next workflow.
+			s.stale = true
+		}
 		if !errors.Is(err, consign.ErrConflict) {
 			return nil, storeErr(op, err)
 		}
@@ -302,7 +307,7 @@ func (s *Site) read(op string, f func(st *state) error) error {
 
 func storeErr(op string, err error) error {
 	var ce *consign.Error
-	if errors.As(err, &ce) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.As(err, &ce) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrCommitUnknown) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	for _, code := range []error{consign.ErrNotFound, consign.ErrConflict, consign.ErrInvalid, consign.ErrUnavailable} {

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/consign/consign"
@@ -118,6 +119,14 @@ type Store interface {
 type BulkWriter interface {
 	PutBatch(ctx context.Context, records []Record) (int64, error)
 }
+
+// ErrCommitUnknown is what a Store returns when it cannot tell whether an
+// Apply or PutBatch committed (the connection dropped after the commit was
+// sent and the outcome could not be learnt). It matches no consign code:
+// the write may have happened, so it is not ErrUnavailable ("nothing was
+// written, retry"). A Site that gets it catches up from the change feed
+// before its next workflow, and returns it to the caller.
+var ErrCommitUnknown = errors.New("commit outcome unknown")
 
 // CheckWrites adds to p every way writes break the Store contract's input
 // rules, each naming the write ("writes[2].Record.Key"): an empty Kind or

@@ -28,6 +28,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -45,19 +46,26 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/delivery"
 	"github.com/consign/consign/delivery/fslibrary"
-	"github.com/consign/consign/delivery/memstore"
 	"github.com/consign/consign/delivery/source"
 	"github.com/consign/consign/distpoint"
+	"github.com/consign/consign/internal/storeopen"
 	pkg "github.com/consign/consign/package"
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	storeSpec := flag.String("store", "memory", storeopen.Usage+" (a fresh one: the example builds its site from scratch)")
+	flag.Parse()
+	if err := run(context.Background(), *storeSpec); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, storeSpec string) error {
+	store, err := storeopen.Open(ctx, storeSpec)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	tmp, err := os.MkdirTemp("", "consign-distribution-")
 	if err != nil {
 		return err
@@ -95,7 +103,7 @@ func run(ctx context.Context) error {
 	// A settable clock: retries become due without sleeping.
 	clock := &clock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	bar := &progressBar{names: display}
-	site, err := delivery.Open(ctx, memstore.New(), delivery.NewChannelTransport(), &delivery.Options{
+	site, err := delivery.Open(ctx, store, delivery.NewChannelTransport(), &delivery.Options{
 		SiteCode: "CEN",
 		Clock:    clock.Now,
 		Libraries: func(nal string) (distpoint.Library, error) {

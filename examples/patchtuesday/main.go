@@ -34,9 +34,9 @@ import (
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
 	"github.com/consign/consign/delivery/fslibrary"
-	"github.com/consign/consign/delivery/memstore"
 	"github.com/consign/consign/delivery/source"
 	"github.com/consign/consign/distpoint"
+	"github.com/consign/consign/internal/storeopen"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/schedule"
 	"github.com/consign/consign/updates"
@@ -47,8 +47,9 @@ func main() {
 	catalog := flag.String("catalog", "updates/jsoncatalog/testdata/catalog.json", "the update catalog to synchronise")
 	content := flag.String("content", "updates/jsoncatalog/testdata/content", "the folder holding the updates' files (the download location)")
 	devices := flag.Int("devices", 3000, "how many devices the site has")
+	storeSpec := flag.String("store", "memory", storeopen.Usage+" (a fresh one: the example builds its site from scratch)")
 	flag.Parse()
-	if err := run(context.Background(), *catalog, *content, *devices); err != nil {
+	if err := run(context.Background(), *storeSpec, *catalog, *content, *devices); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -56,7 +57,7 @@ func main() {
 // The sample catalog's last Patch Tuesday: the example's "this month".
 var patchTuesday = time.Date(2009, 2, 10, 18, 0, 0, 0, time.UTC)
 
-func run(ctx context.Context, catalogPath, contentDir string, n int) error {
+func run(ctx context.Context, storeSpec, catalogPath, contentDir string, n int) error {
 	if _, err := os.Stat(catalogPath); err != nil {
 		return fmt.Errorf("%w (run the example from the repository root, or pass -catalog and -content)", err)
 	}
@@ -73,7 +74,12 @@ func run(ctx context.Context, catalogPath, contentDir string, n int) error {
 
 	// A fake clock, moved by the example; a real site uses time.Now.
 	now := patchTuesday.Add(40 * time.Hour) // Thursday 10:00 UTC
-	site, err := delivery.Open(ctx, memstore.New(), nil, &delivery.Options{
+	store, err := storeopen.Open(ctx, storeSpec)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	site, err := delivery.Open(ctx, store, nil, &delivery.Options{
 		Clock:      func() time.Time { return now },
 		Libraries:  func(string) (distpoint.Library, error) { return dp, nil },
 		SourceDirs: func(*pkg.Package) (string, error) { return pkgDir, nil },

@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log"
 	"math/rand/v2"
@@ -29,22 +30,29 @@ import (
 	"github.com/consign/consign/advertisement"
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
-	"github.com/consign/consign/delivery/memstore"
 	"github.com/consign/consign/distpoint"
+	"github.com/consign/consign/internal/storeopen"
 	pkg "github.com/consign/consign/package"
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	storeSpec := flag.String("store", "memory", storeopen.Usage+" (a fresh one: the example builds its site from scratch)")
+	flag.Parse()
+	if err := run(context.Background(), *storeSpec); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, storeSpec string) error {
+	store, err := storeopen.Open(ctx, storeSpec)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	// A fixed clock keeps the run reproducible; a real site uses time.Now.
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	site, err := delivery.Open(ctx, memstore.New(), delivery.NewChannelTransport(), &delivery.Options{SiteCode: "CEN", Clock: clock})
+	site, err := delivery.Open(ctx, store, delivery.NewChannelTransport(), &delivery.Options{SiteCode: "CEN", Clock: clock})
 	if err != nil {
 		return err
 	}

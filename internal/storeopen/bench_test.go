@@ -1,0 +1,228 @@
+package storeopen_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/consign/consign/advertisement"
+	"github.com/consign/consign/collection"
+	"github.com/consign/consign/delivery"
+	"github.com/consign/consign/internal/fleet"
+	"github.com/consign/consign/internal/storeopen"
+	pkg "github.com/consign/consign/package"
+)
+
+// envInt reads a count from the environment, or def.
+func envInt(b *testing.B, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive count", name, s)
+	}
+	return n
+}
+
+// stores lists the stores the benchmarks compare: memory, bolt in a temp
+// dir, and PostgreSQL in a fresh schema when CONSIGN_TEST_POSTGRES is set.
+func stores(b *testing.B) []struct{ name, spec string } {
+	out := []struct{ name, spec string }{
+		{"memory", "memory"},
+		{"bolt", "bolt:" + filepath.Join(b.TempDir(), "site.db")},
+	}
+	if dsn := os.Getenv("CONSIGN_TEST_POSTGRES"); dsn != "" {
+		out = append(out, struct{ name, spec string }{"postgres", "postgres:" + dsn + "#" + freshSchema(b, dsn)})
+	}
+	return out
+}
+
+func open(b *testing.B, spec string) delivery.Store {
+	b.Helper()
+	s, err := storeopen.Open(context.Background(), spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+var epoch = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+func site(b *testing.B, s delivery.Store) *delivery.Site {
+	b.Helper()
+	site, err := delivery.Open(context.Background(), s, nil, &delivery.Options{Clock: func() time.Time { return epoch }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return site
+}
+
+// BenchmarkStatusIntake takes in CONSIGN_BENCH_MESSAGES status messages
+// (default 1,000,000) through Site.ReportMany, 10,000 messages per call
+// (1,000 devices × 10), for an advertisement targeting 10,000 devices, on
+// each store. Reported: messages/s.
+func BenchmarkStatusIntake(b *testing.B) {
+	total := envInt(b, "CONSIGN_BENCH_MESSAGES", 1_000_000)
+	const devices, perDevice, perCall = 10_000, 10, 1_000
+	for _, st := range stores(b) {
+		b.Run(st.name, func(b *testing.B) {
+			ctx := context.Background()
+			store := open(b, st.spec)
+			defer store.Close()
+			s := site(b, store)
+			var devs []*collection.Device
+			for i := range devices {
+				devs = append(devs, &collection.Device{ResourceID: uint32(i + 1), Name: fmt.Sprintf("PC%05d", i), OperatingSystemNameandVersion: "Microsoft Windows NT Workstation 6.1", Client: true})
+			}
+			if err := s.PutDevices(ctx, devs...); err != nil {
+				b.Fatal(err)
+			}
+			prog := pkg.NewProgram("", "Install", `\\FS01\apps\setup.exe /s`)
+			prog.Logon, prog.RunMode = pkg.EitherLogon, pkg.RunWithAdminRights
+			ad := advertisement.New("", "App", "", "", "", epoch)
+			ad.ASAP, ad.PresentTimeIsGMT = true, true
+			res, err := s.DistributeSoftware(ctx, delivery.DistributeRequest{NewPackage: pkg.NewPackage("", "App"),
+				NewPrograms: []*pkg.Program{prog}, ProgramName: "Install", CollectionID: collection.AllSystemsID, Advertisement: ad})
+			if err != nil {
+				b.Fatal(err)
+			}
+			events := []advertisement.Event{advertisement.EventReceived, advertisement.EventStarted, advertisement.EventSucceeded}
+			sent := 0
+			for b.Loop() {
+				for round := 0; sent < total; round++ {
+					b.StopTimer()
+					batch := make([]delivery.DeviceReport, perCall)
+					for i := range batch {
+						rid := uint32((round*perCall+i)%devices + 1)
+						msgs := make([]advertisement.Message, perDevice)
+						for j := range msgs {
+							n := sent + i*perDevice + j
+							msgs[j] = advertisement.Message{ID: strconv.Itoa(n), AdvertisementID: res.Advertisement.ID, ResourceID: rid,
+								Event: events[j%len(events)], Time: epoch.Add(time.Duration(n) * time.Millisecond)}
+						}
+						batch[i] = delivery.DeviceReport{ResourceID: rid, Messages: msgs}
+					}
+					b.StartTimer()
+					r, err := s.ReportMany(ctx, batch)
+					if err != nil || r.Accepted != perCall*perDevice {
+						b.Fatalf("ReportMany: %+v, %v", r, err)
+					}
+					sent += perCall * perDevice
+				}
+			}
+			b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "messages/s")
+		})
+	}
+}
+
+// BenchmarkSiteReopen opens a Site over a store holding
+// CONSIGN_BENCH_DEVICES fleet devices (default 1,000,000) and 100 query
+// collections, and reports the time until it is ready.
+func BenchmarkSiteReopen(b *testing.B) {
+	n := envInt(b, "CONSIGN_BENCH_DEVICES", 1_000_000)
+	for _, st := range stores(b) {
+		b.Run(st.name, func(b *testing.B) {
+			ctx := context.Background()
+			store := open(b, st.spec)
+			s := site(b, store)
+			for i, q := range fleet.Queries(100) {
+				if _, err := s.CreateCollection(ctx, &collection.Collection{Name: fmt.Sprint("Collection ", i),
+					QueryRules: []collection.QueryRule{{RuleName: "rule", Query: q}}}, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			const batch = 10_000
+			for lo := 0; lo < n; lo += batch {
+				devs := make([]*collection.Device, 0, batch)
+				for i := lo; i < min(lo+batch, n); i++ {
+					devs = append(devs, fleet.Device(rng, i))
+				}
+				if err := s.PutDevices(ctx, devs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			want := s.Collections()
+			s.Close()
+			if st.name != "memory" { // a persistent store is reopened from disk
+				store.Close()
+				store = open(b, st.spec)
+			}
+			defer store.Close()
+			for b.Loop() {
+				r := site(b, store)
+				if got := r.Collections(); len(got) != len(want) {
+					b.Fatalf("reopened with %d collections, want %d", len(got), len(want))
+				}
+				r.Close()
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/open")
+		})
+	}
+}
+
+// BenchmarkPointRead reads one advertisement record among a site's records
+// with Store.Get, and reports the median and 99th percentile.
+func BenchmarkPointRead(b *testing.B) {
+	for _, st := range stores(b) {
+		b.Run(st.name, func(b *testing.B) {
+			ctx := context.Background()
+			store := open(b, st.spec)
+			defer store.Close()
+			var writes []delivery.Write
+			for i := range 100_000 {
+				writes = append(writes, delivery.Write{Op: delivery.Put, Expect: delivery.AnyRevision,
+					Record: delivery.Record{Kind: "advertisement", Key: fmt.Sprintf("CEN%05X", i), Index: map[string]string{"collection": "SMS00001"}, Data: make([]byte, 400)}})
+				if len(writes) == 10_000 {
+					if _, err := store.Apply(ctx, writes); err != nil {
+						b.Fatal(err)
+					}
+					writes = writes[:0]
+				}
+			}
+			var lat []time.Duration
+			i := 0
+			for b.Loop() {
+				key := fmt.Sprintf("CEN%05X", (i*7919)%100_000)
+				i++
+				start := time.Now()
+				if _, err := store.Get(ctx, "advertisement", key); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+		})
+	}
+}
+
+// freshSchema names a new PostgreSQL schema for one benchmark (pgstore
+// creates it) and drops it afterwards.
+func freshSchema(b *testing.B, dsn string) string {
+	name := fmt.Sprintf("bench_%x", rand.Uint64())
+	b.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			b.Logf("dropping schema %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			b.Logf("dropping schema %s: %v", name, err)
+		}
+	})
+	return name
+}
