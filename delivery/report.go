@@ -81,6 +81,11 @@ func (s *Site) ReportMany(ctx context.Context, reports []DeviceReport) (ReportRe
 			}
 			byDevice[r.ResourceID] = append(byDevice[r.ResourceID], r.Messages...)
 		}
+		n := 0
+		for _, r := range reports {
+			n += len(r.Messages)
+		}
+		t.grow(n + n/4 + len(order)) // a record per message, statuses and histories
 		for _, rid := range order {
 			t.planReport(rid, byDevice[rid], fmt.Sprintf("reports[%d].Messages", first[rid]), &res, &probs)
 		}
@@ -132,9 +137,15 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field s
 	statuses := make(map[consign.ObjectID]advertisement.ClientStatus)
 	histories := make(map[pkg.ProgramRef]advertisement.History)
 	device := deviceKey(resourceID)
+	// One index map per advertisement: the Store copies what it keeps.
+	idxOf := map[consign.ObjectID]map[string]string{}
 	for _, m := range batch {
 		a := t.st.ads[m.AdvertisementID]
-		idx := map[string]string{"advertisement": string(m.AdvertisementID), "device": device}
+		idx, ok := idxOf[m.AdvertisementID]
+		if !ok {
+			idx = map[string]string{"advertisement": string(m.AdvertisementID), "device": device}
+			idxOf[m.AdvertisementID] = idx
+		}
 		if m.RunFirst != nil {
 			// A program run first: its history only (§1.3).
 			if succeeded, final := runOutcome(m.Event); final {

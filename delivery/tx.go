@@ -38,6 +38,14 @@ func (t *tx) expect(kind, key string) int64 {
 	return t.st.revs[rkey{kind, key}] // 0 when absent: "must not exist"
 }
 
+// grow makes room for n more writes, for plans that know their size.
+func (t *tx) grow(n int) {
+	if t.index == nil {
+		t.index = make(map[rkey]int, n)
+	}
+	t.writes = slices.Grow(t.writes, n)
+}
+
 func (t *tx) add(w Write) {
 	k := rkey{w.Record.Kind, w.Record.Key}
 	if t.index == nil {
