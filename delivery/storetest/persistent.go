@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/consign/consign"
+	"github.com/consign/consign/advertisement"
+	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
+	pkg "github.com/consign/consign/package"
 )
 
 // Reopener opens a store again over the same underlying data: after the
@@ -25,7 +28,8 @@ type Reopener func(t *testing.T) delivery.Store
 //   - Reopen: after Close and reopen, every record, revision, change and
 //     tombstone is there, and the next write gets a higher revision.
 //   - SiteReopen: a Site opened over the reopened store equals the Site
-//     that wrote the records (policy, summaries, compliance, …).
+//     that wrote the records (policy, summaries, compliance, …); and again
+//     with 3,000 devices, their memberships, status and scans.
 //   - Interrupted: an Apply or PutBatch cancelled while it runs either
 //     commits whole or leaves nothing.
 //   - TwoHandles: two Sites over two handles create objects concurrently,
@@ -40,6 +44,7 @@ func RunPersistent(t *testing.T, open func(t *testing.T) (delivery.Store, Reopen
 	Run(t, func(t *testing.T) delivery.Store { s, _ := open(t); return s })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, open) })
 	t.Run("SiteReopen", func(t *testing.T) { testSiteReopenAfterClose(t, open) })
+	t.Run("SiteReopenThousands", func(t *testing.T) { testSiteReopenThousands(t, open) })
 	t.Run("Interrupted", func(t *testing.T) { testInterrupted(t, open) })
 	t.Run("TwoHandles", func(t *testing.T) {
 		s, reopen := open(t)
@@ -238,4 +243,83 @@ func testHighVolume(t *testing.T, open func(t *testing.T) (delivery.Store, Reope
 	check(s, "before reopening")
 	closeStore(t, s)
 	check(reopen(t), "after reopening")
+}
+
+// testSiteReopenThousands builds a site of 3,000 devices in four query
+// collections, an advertisement to one of them with status from 1,000
+// devices, and scans for a deployment; after closing and reopening the
+// store, a new Site shows the same memberships, policies and summaries.
+func testSiteReopenThousands(t *testing.T, open func(t *testing.T) (delivery.Store, Reopener)) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	first := openSite(t, s)
+	const n = 3000
+	var ds []*collection.Device
+	for i := uint32(1); i <= n; i++ {
+		os := []string{"Microsoft Windows NT Workstation 5.1", "Microsoft Windows NT Workstation 6.0", "Microsoft Windows NT Workstation 6.1"}[i%3]
+		ds = append(ds, &collection.Device{ResourceID: i, Name: fmt.Sprintf("PC%05d", i), OperatingSystemNameandVersion: os, Client: true,
+			SystemOUName: []string{"CONTOSO.COM/" + []string{"SALES", "IT", "HR", "ENG"}[i%4]}})
+	}
+	if err := first.PutDevices(ctx, ds...); err != nil {
+		t.Fatalf("PutDevices: %v", err)
+	}
+	var cols []consign.ObjectID
+	for i, q := range []string{
+		`select * from SMS_R_System where OperatingSystemNameandVersion like "%6.1"`,
+		`select * from SMS_R_System where OperatingSystemNameandVersion like "%5.1"`,
+		`select * from SMS_R_System where SystemOUName = "CONTOSO.COM/IT"`,
+		`select * from SMS_R_System where Name like "PC0%"`,
+	} {
+		c, err := first.CreateCollection(ctx, &collection.Collection{Name: fmt.Sprint("c", i), QueryRules: []collection.QueryRule{{RuleName: "r", Query: q}}}, "")
+		if err != nil {
+			t.Fatalf("CreateCollection: %v", err)
+		}
+		cols = append(cols, c.ID)
+	}
+	prog := pkg.NewProgram("", "Install", `\\FS01\apps\setup.exe /s`)
+	prog.Logon, prog.RunMode = pkg.EitherLogon, pkg.RunWithAdminRights
+	ad := advertisement.New("", "App", "", "", "", siteEpoch.Add(-time.Hour))
+	ad.ASAP, ad.PresentTimeIsGMT = true, true
+	res, err := first.DistributeSoftware(ctx, delivery.DistributeRequest{NewPackage: pkg.NewPackage("", "App"), NewPrograms: []*pkg.Program{prog},
+		ProgramName: "Install", CollectionID: cols[0], Advertisement: ad})
+	if err != nil {
+		t.Fatalf("DistributeSoftware: %v", err)
+	}
+	var reports []delivery.DeviceReport
+	members, _ := first.Members(cols[0])
+	for i, rid := range members {
+		ev := []advertisement.Event{advertisement.EventSucceeded, advertisement.EventFailed, advertisement.EventStarted}[i%3]
+		reports = append(reports, delivery.DeviceReport{ResourceID: rid, Messages: []advertisement.Message{
+			{ID: "m", AdvertisementID: res.Advertisement.ID, Event: ev, Time: siteEpoch}}})
+	}
+	if _, err := first.ReportMany(ctx, reports); err != nil {
+		t.Fatalf("ReportMany: %v", err)
+	}
+	dep := softwareUpdates(t, first, res.Advertisement.ID)
+	snapshot := func(site *delivery.Site) map[string]any {
+		snap := map[string]any{}
+		for _, c := range cols {
+			m, _ := site.Members(c)
+			snap["members "+string(c)] = m
+		}
+		snap["summary"], _ = site.AdvertisementSummary(res.Advertisement.ID)
+		snap["deployment"], _ = site.DeploymentCompliance(dep)
+		for _, rid := range []uint32{1, 2, 3, 1500, 2999, n} {
+			p, err := site.Policy(ctx, rid, nil)
+			if err != nil {
+				t.Fatalf("Policy(%d): %v", rid, err)
+			}
+			snap[fmt.Sprint("policy ", rid)] = p.Offers
+		}
+		return snap
+	}
+	want := snapshot(first)
+	if sum := want["summary"].(delivery.Summary); sum.Targeted != n/3 || sum.Counts.Succeeded+sum.Counts.Failed+sum.Counts.Running != n/3 || sum.Counts.Failed == 0 {
+		t.Fatalf("the site before closing: %+v; want %d targeted and reported: succeeded, failed or running", sum, n/3)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closeStore(t, s)
+	compareSnapshots(t, "for 3,000 devices after the store was closed and reopened", want, snapshot(openSite(t, reopen(t))))
 }
