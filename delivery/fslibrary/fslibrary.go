@@ -875,29 +875,28 @@ func (l *Library) GC(ctx context.Context) (int, error) {
 		if !p.IsDir() {
 			continue
 		}
-		dir := filepath.Join(blobs, p.Name())
-		entries, err := os.ReadDir(dir)
+		n, err := sweep(ctx, filepath.Join(blobs, p.Name()), refs)
+		removed += n
 		if err != nil {
-			return removed, fmt.Errorf("fslibrary: GC: %w", err)
-		}
-		for _, e := range entries {
-			if err := ctx.Err(); err != nil {
-				return removed, err
-			}
-			b, err := hex.DecodeString(e.Name())
-			if err != nil || len(b) != 32 || refs[[32]byte(b)] {
-				continue
-			}
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return removed, fmt.Errorf("fslibrary: GC: %w", err)
-			}
-			removed++
+			return removed, err
 		}
 	}
-	entries, err := os.ReadDir(l.pendingDir())
+	n, err := sweep(ctx, l.pendingDir(), refs)
+	removed += n
 	if err != nil {
-		return removed, fmt.Errorf("fslibrary: GC: %w", err)
+		return removed, err
 	}
+	return removed, nil
+}
+
+// sweep deletes the blob files in dir that refs does not hold and returns
+// how many it deleted.
+func sweep(ctx context.Context, dir string, refs map[[32]byte]bool) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("fslibrary: GC: %w", err)
+	}
+	removed := 0
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return removed, err
@@ -906,7 +905,7 @@ func (l *Library) GC(ctx context.Context) (int, error) {
 		if err != nil || len(b) != 32 || refs[[32]byte(b)] {
 			continue
 		}
-		if err := os.Remove(filepath.Join(l.pendingDir(), e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return removed, fmt.Errorf("fslibrary: GC: %w", err)
 		}
 		removed++
