@@ -169,16 +169,8 @@ func (e *Engine) Schema() *wql.Schema { return e.schema }
 // (consign.ErrFailedPrecondition) to change a built-in collection. The Engine
 // keeps a copy of c.
 func (e *Engine) PutCollection(c *Collection, now time.Time) (Delta, error) {
-	if err := e.CheckCollection(c); err != nil {
-		return Delta{}, err
-	}
-	c = c.Clone()
-	if err := e.install(c); err != nil {
-		return Delta{}, err
-	}
-	x := e.byID[c.ID]
-	full := e.dependents(x)
-	return e.run(now, full, nil, -1), nil
+	d, errs := e.PutCollections([]*Collection{c}, now)
+	return d, errs[0]
 }
 
 // PutCollections adds or replaces several collections and evaluates them
@@ -224,6 +216,9 @@ func (e *Engine) PutCollections(cs []*Collection, now time.Time) (d Delta, errs 
 				full = append(full, y)
 			}
 		}
+	}
+	if len(full) == 0 {
+		return Delta{}, errs
 	}
 	slices.SortFunc(full, func(a, b *entry) int { return cmp.Compare(a.pos, b.pos) })
 	return e.run(now, full, nil, -1), errs
