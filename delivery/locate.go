@@ -1,11 +1,9 @@
 package delivery
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/consign/consign"
@@ -195,47 +193,37 @@ func (s *Site) LocateUpdate(ctx context.Context, resourceID uint32, ci updates.C
 		if settings.DownloadOnSlowBoundary {
 			slow = distpoint.SlowDownload
 		}
-		base := distpoint.LocateRequest{Client: facts.client, AllowFallback: !settings.NoFallbackUnprotected,
+		req := distpoint.LocateRequest{Client: facts.client, AllowFallback: !settings.NoFallbackUnprotected,
 			Fast: distpoint.FastDownload, Slow: slow, Now: s.opts.Clock()}
 		for _, nal := range sortedKeys(st.dps) {
-			base.DPs = append(base.DPs, *st.dps[nal])
+			req.DPs = append(req.DPs, *st.dps[nal])
 		}
 		for _, name := range sortedKeys(st.boundaries) {
-			base.Boundaries = append(base.Boundaries, *st.boundaries[name])
+			req.Boundaries = append(req.Boundaries, *st.boundaries[name])
 		}
 		for _, nal := range sortedKeys(st.availability) {
-			base.Availability = append(base.Availability, st.availability[nal])
+			req.Availability = append(req.Availability, st.availability[nal])
 		}
-		// Each package holding the update is located on its own; the
-		// answers are merged, the best first.
-		seen := map[string]bool{}
+		// Any deployment package holding the update serves it.
 		for _, id := range sortedKeys(st.packages) {
 			p := st.packages[id]
 			if p.Type != pkg.TypeSoftwareUpdates || !holdsUpdate(p, u) {
 				continue
 			}
-			req := base
-			req.PackageID, req.Version, req.Status = p.ID, p.SourceVersion, nil
+			if req.PackageID == "" {
+				req.PackageID, req.Version = p.ID, p.SourceVersion
+			} else {
+				req.AlsoServedBy = append(req.AlsoServedBy, distpoint.PackageVersion{PackageID: p.ID, Version: p.SourceVersion})
+			}
 			for _, nal := range sortedKeys(st.pkgDPs[id]) {
 				req.Status = append(req.Status, *st.pkgDPs[id][nal])
 			}
-			res := distpoint.Locate(req)
-			if out.Action == 0 || out.Action == distpoint.Wait {
-				out.Action, out.Reason = res.Action, res.Reason
-			}
-			for _, l := range res.Locations {
-				if !seen[l.DP.NALPath] {
-					seen[l.DP.NALPath] = true
-					out.Locations = append(out.Locations, l)
-				}
-			}
 		}
-		if out.Action == 0 {
-			out.Action, out.Reason = distpoint.Wait, "waiting for content: no deployment package holds update "+u.UniqueID
+		if req.PackageID == "" {
+			out = distpoint.LocateResult{Action: distpoint.Wait, Reason: "waiting for content: no deployment package holds update " + u.UniqueID}
+			return nil
 		}
-		slices.SortStableFunc(out.Locations, func(a, b distpoint.Location) int {
-			return cmp.Or(-cmp.Compare(b2i(a.Local), b2i(b.Local)), cmp.Compare(a.Tier, b.Tier))
-		})
+		out = distpoint.Locate(req)
 		return nil
 	})
 	return out, err
@@ -280,11 +268,4 @@ func hasUpdateContent(have map[[32]byte]bool, u *updates.Update) bool {
 		}
 	}
 	return false
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

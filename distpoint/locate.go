@@ -142,10 +142,21 @@ type LocateRequest struct {
 	// counts as lacking the content (§3.3 step 4).
 	Now          time.Time
 	Availability []Availability
+	// AlsoServedBy lists further package versions any of which holds the
+	// same content, so a DP holding any of them qualifies too. Software
+	// updates are located this way: a client installs an update from any
+	// deployment package holding it (§1.14, §3.3 step 2).
+	AlsoServedBy []PackageVersion
 	// DistributeOnDemand is the package's PkgFlags DISTRIBUTE_ON_DEMAND:
 	// a request from inside a protected branch DP's boundaries asks for the
 	// package to be added to that branch DP (§1.4, §3.3 step 4).
 	DistributeOnDemand bool
+}
+
+// PackageVersion names one version of a package's content.
+type PackageVersion struct {
+	PackageID consign.ObjectID
+	Version   uint32
 }
 
 // Location is one DP the client may use, as returned by content location.
@@ -182,7 +193,8 @@ type LocateResult struct {
 // inputs:
 //
 //  1. A DP is usable only when its package rows say Installed at exactly
-//     req.Version (§3.3 step 2).
+//     req.Version, or at the version of one of req.AlsoServedBy (§3.3
+//     step 2).
 //  2. The client's current boundary is CurrentBoundary(req.Client,
 //     req.Boundaries). A protected DP is usable only by clients whose
 //     current boundary is one of its Boundaries (§1.4).
@@ -220,7 +232,7 @@ type LocateResult struct {
 // Internet-based clients (§3.3 steps 1, 5). DPs with the same NALPath count
 // once (the first).
 func Locate(req LocateRequest) LocateResult {
-	ok := qualified(req)
+	served := qualified(req)
 	cur, inBoundary := CurrentBoundary(req.Client, req.Boundaries)
 	local := inBoundary && cur.Speed == Fast
 
@@ -240,13 +252,9 @@ func Locate(req LocateRequest) LocateResult {
 		}
 	}
 	hasRow := map[string]bool{}
-	shares := map[string]string{}
 	for _, s := range req.Status {
 		if s.PackageID == req.PackageID {
 			hasRow[s.NALPath] = true
-			if ok[s.NALPath] {
-				shares[s.NALPath] = s.Share
-			}
 		}
 	}
 	var onDemand []string
@@ -258,8 +266,9 @@ func Locate(req LocateRequest) LocateResult {
 			continue
 		}
 		seen[dp.NALPath] = true
+		_, ok := served[dp.NALPath]
 		if !dp.Protected {
-			if ok[dp.NALPath] {
+			if ok {
 				unprotected = append(unprotected, dp)
 			}
 			continue
@@ -268,7 +277,7 @@ func Locate(req LocateRequest) LocateResult {
 			continue
 		}
 		inProtected = true
-		if ok[dp.NALPath] && !offline[dp.NALPath] {
+		if ok && !offline[dp.NALPath] {
 			protected = append(protected, dp)
 		}
 		if req.DistributeOnDemand && dp.Kind == Branch && !hasRow[dp.NALPath] {
@@ -297,7 +306,7 @@ func Locate(req LocateRequest) LocateResult {
 		why += "; on-demand distribution requested to " + strings.Join(onDemand, ", ")
 	}
 	for _, dp := range chosen {
-		res.Locations = append(res.Locations, Location{DP: dp, Local: local, Tier: tierOf(req.Client, dp), Share: shares[dp.NALPath]})
+		res.Locations = append(res.Locations, Location{DP: dp, Local: local, Tier: tierOf(req.Client, dp), Share: served[dp.NALPath]})
 	}
 	slices.SortFunc(res.Locations, compareLocations)
 
@@ -321,25 +330,34 @@ func Locate(req LocateRequest) LocateResult {
 	return res
 }
 
-// qualified returns the NAL paths of DPs whose rows for the package all say
-// Installed at exactly the version asked for.
-func qualified(req LocateRequest) map[string]bool {
-	ok := make(map[string]bool)
-	bad := make(map[string]bool)
-	for _, s := range req.Status {
-		if s.PackageID != req.PackageID {
-			continue
+// qualified returns the NAL paths of DPs that hold the content, with the
+// share of the version they hold it in: a DP qualifies for a package
+// version when its rows for the package all say Installed at exactly that
+// version, and for the request when it qualifies for req.PackageID at
+// req.Version or for any of req.AlsoServedBy (the first that does gives the
+// share).
+func qualified(req LocateRequest) map[string]string {
+	served := make(map[string]string)
+	for _, pv := range append([]PackageVersion{{req.PackageID, req.Version}}, req.AlsoServedBy...) {
+		ok := make(map[string]string)
+		bad := make(map[string]bool)
+		for _, s := range req.Status {
+			if s.PackageID != pv.PackageID {
+				continue
+			}
+			if s.State == Installed && s.SourceVersion == pv.Version {
+				ok[s.NALPath] = s.Share
+			} else {
+				bad[s.NALPath] = true
+			}
 		}
-		if s.State == Installed && s.SourceVersion == req.Version {
-			ok[s.NALPath] = true
-		} else {
-			bad[s.NALPath] = true
+		for nal, share := range ok {
+			if _, done := served[nal]; !done && !bad[nal] {
+				served[nal] = share
+			}
 		}
 	}
-	for nal := range bad {
-		delete(ok, nal)
-	}
-	return ok
+	return served
 }
 
 // tierOf places dp relative to the client (§3.3 step 6).

@@ -167,6 +167,10 @@ func genLocateRequest() *rapid.Generator[LocateRequest] {
 			// DistributeOnDemand: whether the package distributes on demand.
 			DistributeOnDemand: rapid.Bool().Draw(t, "ondemand"),
 		}
+		if rapid.Bool().Draw(t, "alsoServed") {
+			// The other package's rows then count too (software updates).
+			req.AlsoServedBy = []PackageVersion{{PackageID: "CEN00099", Version: uint32(rapid.IntRange(0, 3).Draw(t, "otherVersion"))}}
+		}
 		n := rapid.IntRange(0, 7).Draw(t, "dps")
 		for i := range n {
 			dp := DistributionPoint{
@@ -208,16 +212,27 @@ func genLocateRequest() *rapid.Generator[LocateRequest] {
 // hasVersion is the brute-force model of "the DP has the content": it has
 // rows for the package and each is Installed at exactly the version.
 func hasVersion(req LocateRequest, nal string) bool {
-	rows := 0
-	for _, s := range req.Status {
-		if s.PackageID == req.PackageID && s.NALPath == nal {
-			rows++
-			if s.State != Installed || s.SourceVersion != req.Version {
-				return false
+	holds := func(id consign.ObjectID, v uint32) bool {
+		rows := 0
+		for _, s := range req.Status {
+			if s.PackageID == id && s.NALPath == nal {
+				rows++
+				if s.State != Installed || s.SourceVersion != v {
+					return false
+				}
 			}
 		}
+		return rows > 0
 	}
-	return rows > 0
+	if holds(req.PackageID, req.Version) {
+		return true
+	}
+	for _, pv := range req.AlsoServedBy {
+		if holds(pv.PackageID, pv.Version) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestLocateProperties(t *testing.T) {
