@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -159,6 +160,7 @@ func (s *Site) distributeContent(ctx context.Context, only consign.ObjectID) (*D
 	if err := packages.Wait(); err != nil {
 		return report, err
 	}
+	d.recordAvailability(ctx)
 	d.collectGarbage(ctx)
 	return report, ctx.Err()
 }
@@ -191,6 +193,7 @@ type distributor struct {
 
 	mu          sync.Mutex
 	removedFrom map[string]bool  // DPs to collect unreferenced blobs on
+	online      map[string]bool  // DPs worked on: false if any found it unreachable
 	checked     map[string]fs.FS // sources checked in this pass, by package/version
 }
 
@@ -216,11 +219,8 @@ func (d *distributor) do(ctx context.Context, w work) DPResult {
 		return res
 	}
 	// A DP that could not be opened, or whose library says it is
-	// unreachable, is offline from now; one that worked is online.
-	online := reached && !errors.Is(err, consign.ErrUnavailable)
-	if aerr := d.s.recordAvailability(ctx, w.row.NALPath, online); aerr != nil {
-		d.s.opts.Logger.Warn("recording a DP's availability failed", "dp", w.row.NALPath, "err", aerr)
-	}
+	// unreachable, is offline; one that worked is online.
+	d.reach(w.row.NALPath, reached && !errors.Is(err, consign.ErrUnavailable))
 	ev := distpoint.CopySucceeded
 	switch {
 	case removing && err == nil:
@@ -371,6 +371,38 @@ func (d *distributor) remove(ctx context.Context, lib distpoint.Library, row dis
 	}
 	d.collect(row.NALPath)
 	return nil
+}
+
+// reach notes whether a row's work reached its DP.
+func (d *distributor) reach(nal string, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.online == nil {
+		d.online = make(map[string]bool)
+	}
+	if prev, seen := d.online[nal]; !seen || prev {
+		d.online[nal] = ok
+	}
+}
+
+// recordAvailability records, in one write after the pass, which DPs the
+// pass found reachable (SetDistributionPointAvailability). A failure only
+// leaves the old availability and is logged.
+func (d *distributor) recordAvailability(ctx context.Context) {
+	d.mu.Lock()
+	online := maps.Clone(d.online)
+	d.mu.Unlock()
+	err := d.s.commit(ctx, "DistributeContent", func(t *tx) error {
+		for _, nal := range sortedKeys(online) {
+			if _, ok := t.st.dps[nal]; ok { // not deleted meanwhile
+				t.setAvailability(nal, online[nal])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.s.opts.Logger.Warn("recording DP availability failed; the next pass records it", "err", err)
+	}
 }
 
 // collect marks a DP for garbage collection at the end of the pass.

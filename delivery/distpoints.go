@@ -192,17 +192,6 @@ func (s *Site) SetDistributionPointAvailability(ctx context.Context, nalPath str
 	})
 }
 
-// recordAvailability is SetDistributionPointAvailability for the
-// distributor: a DP deleted meanwhile is ignored.
-func (s *Site) recordAvailability(ctx context.Context, nalPath string, online bool) error {
-	return s.commit(ctx, "DistributeContent", func(t *tx) error {
-		if _, ok := t.st.dps[nalPath]; ok {
-			t.setAvailability(nalPath, online)
-		}
-		return nil
-	})
-}
-
 // setAvailability writes the DP's availability when it changes.
 func (t *tx) setAvailability(nalPath string, online bool) {
 	cur, known := t.st.availability[nalPath]
