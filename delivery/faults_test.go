@@ -13,18 +13,27 @@ import (
 	pkg "github.com/consign/consign/package"
 )
 
-// flakyStore fails the Nth Apply with ErrUnavailable (the write had no
-// effect), like a store whose connection dropped.
+// flakyStore fails the Nth Apply like a store whose connection dropped:
+// with ErrUnavailable (the write had no effect), or, with lostCommit, after
+// committing it, with ErrCommitUnknown (the connection dropped after
+// COMMIT was sent).
 type flakyStore struct {
 	*memstore.Store
 	failAt, calls atomic.Int64
+	lostCommit    bool
 }
 
 func (f *flakyStore) Apply(ctx context.Context, w []delivery.Write) (int64, error) {
-	if f.calls.Add(1) == f.failAt.Load() {
+	if f.calls.Add(1) != f.failAt.Load() {
+		return f.Store.Apply(ctx, w)
+	}
+	if !f.lostCommit {
 		return 0, &consign.Error{Code: consign.ErrUnavailable, Op: "Apply", Err: errors.New("connection reset")}
 	}
-	return f.Store.Apply(ctx, w)
+	if _, err := f.Store.Apply(ctx, w); err != nil {
+		return 0, err
+	}
+	return 0, delivery.ErrCommitUnknown
 }
 
 // A store failure leaves the Site exactly as it was, and the same workflow
@@ -60,27 +69,12 @@ func TestStoreFailureChangesNothing(t *testing.T) {
 	}
 }
 
-// lostCommitStore commits the Nth Apply and then reports that the outcome
-// is unknown, like a connection lost after COMMIT was sent.
-type lostCommitStore struct {
-	*memstore.Store
-	failAt, calls atomic.Int64
-}
-
-func (f *lostCommitStore) Apply(ctx context.Context, w []delivery.Write) (int64, error) {
-	rev, err := f.Store.Apply(ctx, w)
-	if err == nil && f.calls.Add(1) == f.failAt.Load() {
-		return 0, delivery.ErrCommitUnknown
-	}
-	return rev, err
-}
-
 // A write whose outcome is unknown is reported as such — not as "nothing
 // was written" — and the Site catches up with what the store holds before
 // its next workflow: resending the batch finds it already taken in.
 func TestCommitOutcomeUnknown(t *testing.T) {
 	e := newEnv(t)
-	fs := &lostCommitStore{Store: e.store}
+	fs := &flakyStore{Store: e.store, lostCommit: true}
 	site, err := delivery.Open(e.ctx, fs, e.tr, &delivery.Options{Clock: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
