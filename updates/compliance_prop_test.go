@@ -44,17 +44,7 @@ func newCIModel() *ciModel {
 func (m *ciModel) updateSummary(u CIID) UpdateSummary {
 	var s UpdateSummary
 	for d := range m.devices {
-		switch m.states[ciKey{d, u}] {
-		case Required:
-			s.Required++
-		case Installed:
-			s.Installed++
-		case NotRequired:
-			s.NotRequired++
-		default:
-			s.Unknown++
-		}
-		s.Total++
+		tally(m.states[ciKey{d, u}], &s.Required, &s.Installed, &s.NotRequired, &s.Unknown, &s.Total)
 	}
 	return s
 }
@@ -62,19 +52,24 @@ func (m *ciModel) updateSummary(u CIID) UpdateSummary {
 func (m *ciModel) deviceSummary(d uint32) DeviceSummary {
 	var s DeviceSummary
 	for u := range m.updates {
-		switch m.states[ciKey{d, u}] {
-		case Required:
-			s.Required++
-		case Installed:
-			s.Installed++
-		case NotRequired:
-			s.NotRequired++
-		default:
-			s.Unknown++
-		}
-		s.Total++
+		tally(m.states[ciKey{d, u}], &s.Required, &s.Installed, &s.NotRequired, &s.Unknown, &s.Total)
 	}
 	return s
+}
+
+// tally counts one state (a missing one is Unknown) and the total.
+func tally(st ComplianceState, required, installed, notRequired, unknown, total *int) {
+	switch st {
+	case Required:
+		*required++
+	case Installed:
+		*installed++
+	case NotRequired:
+		*notRequired++
+	default:
+		*unknown++
+	}
+	*total++
 }
 
 // overall is the rule of ComplianceSummary, written out: NonCompliant when
