@@ -44,50 +44,38 @@ func BenchmarkHash(b *testing.B) {
 			}
 		}
 	})
-	b.Run("PutBlob", func(b *testing.B) {
-		b.SetBytes(size)
-		root := b.TempDir()
-		i := 0
-		for b.Loop() {
-			b.StopTimer()
-			i++
-			l, err := Open(filepath.Join(root, strconv.Itoa(i)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			if err := l.PutBlob(ctx, sum, size, bytes.NewReader(data)); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			removeAll(l.Dir())
-			b.StartTimer()
+	m := pkg.Manifest{Files: []pkg.File{{Path: "a", Size: size, SHA256: sum}}}
+	for _, publish := range []bool{false, true} {
+		name := "PutBlob"
+		if publish {
+			name = "PutBlob+Publish"
 		}
-	})
-	b.Run("PutBlob+Publish", func(b *testing.B) {
-		b.SetBytes(size)
-		root := b.TempDir()
-		m := pkg.Manifest{Files: []pkg.File{{Path: "a", Size: size, SHA256: sum}}}
-		i := 0
-		for b.Loop() {
-			b.StopTimer()
-			i++
-			l, err := Open(filepath.Join(root, strconv.Itoa(i)))
-			if err != nil {
-				b.Fatal(err)
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(size)
+			root := b.TempDir()
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				i++
+				l, err := Open(filepath.Join(root, strconv.Itoa(i)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := l.PutBlob(ctx, sum, size, bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+				if publish {
+					if err := l.Publish(ctx, "TST00001", 1, m); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				removeAll(l.Dir())
+				b.StartTimer()
 			}
-			b.StartTimer()
-			if err := l.PutBlob(ctx, sum, size, bytes.NewReader(data)); err != nil {
-				b.Fatal(err)
-			}
-			if err := l.Publish(ctx, "TST00001", 1, m); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			removeAll(l.Dir())
-			b.StartTimer()
-		}
-	})
+		})
+	}
 	b.Run("write+fsync", func(b *testing.B) {
 		b.SetBytes(size)
 		dir := b.TempDir()
