@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/consign/consign"
-	"github.com/consign/consign/delivery/source"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/updates"
 )
@@ -131,17 +130,21 @@ func (s *Site) DownloadUpdates(ctx context.Context, req DownloadRequest) (*Downl
 				return nil, fmt.Errorf("DownloadUpdates: update %s (KB%s) file %s: %w", u.UniqueID, u.ArticleID, f.Name, err)
 			}
 			added = append(added, p)
+			have[p] = pkg.File{Path: p, Size: f.Size, SHA256: f.SHA256}
 			res.Files++
 			res.Bytes += f.Size
 		}
 	}
-	m, err := source.ManifestFromFS(ctx, os.DirFS(dir))
-	if err != nil {
-		cleanup()
-		return nil, fmt.Errorf("DownloadUpdates: reading the package source %s: %w", dir, err)
+	// The new content is the package's manifest plus the files just
+	// verified; nothing else needs reading again (the distributor checks the
+	// whole source against it before copying).
+	m := pkg.Manifest{Files: make([]pkg.File, 0, len(have))}
+	for _, f := range have {
+		m.Files = append(m.Files, f)
 	}
+	m = m.Sorted()
 	if req.PackageID != "" {
-		if len(added) == 0 && m.Hash() == base.Manifest.Hash() {
+		if len(added) == 0 {
 			res.Package = base
 			return res, nil
 		}
