@@ -167,8 +167,9 @@ func (e *deviceEncoder) value(v wql.Value) {
 	}
 }
 
-// errTruncated reports a device record that ends early.
-var errTruncated = errors.New("device record truncated")
+// errTruncated reports a binary record that ends early or whose lengths
+// do not fit in it.
+var errTruncated = errors.New("record truncated or malformed")
 
 // decodeDevice decodes a stored device; every property must be in the
 // schema s. names, when not nil, caches the class and property names seen,
@@ -177,30 +178,101 @@ func decodeDevice(data []byte, s *wql.Schema, names map[string]string) (*collect
 	if names == nil {
 		names = map[string]string{}
 	}
-	d := deviceDecoder{s: s, b: data, names: names}
+	d := deviceDecoder{recordReader: recordReader{b: data}, s: s, names: names}
 	dev, err := d.device()
 	if err != nil {
 		return nil, err
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("device record has %d bytes after its end", len(d.b))
+	if err := d.end(); err != nil {
+		return nil, fmt.Errorf("device record: %w", err)
 	}
 	return dev, nil
 }
 
+// recordReader reads the fields of a binary record (devices here, statuses
+// and histories in statusrecord.go), remembering the first failure: after
+// it every read returns zero values.
+type recordReader struct {
+	b   []byte
+	err error
+}
+
+func (r *recordReader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.b = nil
+}
+
+func (r *recordReader) uvarint() uint64 {
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 {
+		r.fail(errTruncated)
+		return 0
+	}
+	r.b = r.b[k:]
+	return n
+}
+
+func (r *recordReader) varint() int64 {
+	n, k := binary.Varint(r.b)
+	if k <= 0 {
+		r.fail(errTruncated)
+		return 0
+	}
+	r.b = r.b[k:]
+	return n
+}
+
+func (r *recordReader) byte() byte {
+	if len(r.b) == 0 {
+		r.fail(errTruncated)
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// count reads a number of items of at least size bytes each, which must
+// fit in what is left of the record, so that a corrupt record cannot make
+// the decoder allocate without bound.
+func (r *recordReader) count(size int) int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)/size) {
+		r.fail(errTruncated)
+		return 0
+	}
+	return int(n)
+}
+
+// bytes reads n bytes (n from count, so they are there).
+func (r *recordReader) bytes(n int) []byte {
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
+func (r *recordReader) str() string { return string(r.bytes(r.count(1))) }
+
+// end returns the first failure, or an error if bytes are left over.
+func (r *recordReader) end() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d bytes after its end", len(r.b))
+	}
+	return r.err
+}
+
 type deviceDecoder struct {
+	recordReader
 	s     *wql.Schema
-	b     []byte
 	names map[string]string
-	err   error
 }
 
 // name reads a string that names a class or property, shared through the
 // names cache.
 func (d *deviceDecoder) name() string {
-	n := d.count()
-	raw := d.b[:n]
-	d.b = d.b[n:]
+	raw := d.bytes(d.count(1))
 	if s, ok := d.names[string(raw)]; ok {
 		return s
 	}
@@ -209,64 +281,8 @@ func (d *deviceDecoder) name() string {
 	return s
 }
 
-func (d *deviceDecoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-	d.b = nil
-}
-
-func (d *deviceDecoder) uvarint() uint64 {
-	n, k := binary.Uvarint(d.b)
-	if k <= 0 {
-		d.fail(errTruncated)
-		return 0
-	}
-	d.b = d.b[k:]
-	return n
-}
-
-func (d *deviceDecoder) varint() int64 {
-	n, k := binary.Varint(d.b)
-	if k <= 0 {
-		d.fail(errTruncated)
-		return 0
-	}
-	d.b = d.b[k:]
-	return n
-}
-
-func (d *deviceDecoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail(errTruncated)
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-// count reads a length that must fit in what is left of the record (each
-// item takes at least one byte), so a corrupt record cannot make the
-// decoder allocate without bound.
-func (d *deviceDecoder) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail(errTruncated)
-		return 0
-	}
-	return int(n)
-}
-
-func (d *deviceDecoder) str() string {
-	n := d.count()
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
 func (d *deviceDecoder) list() []string {
-	n := d.count()
+	n := d.count(1)
 	if n == 0 {
 		return nil
 	}
@@ -303,7 +319,7 @@ func (d *deviceDecoder) device() (*collection.Device, error) {
 	if len(props) > 0 {
 		dev.Properties = props
 	}
-	if n := d.count(); n > 0 {
+	if n := d.count(1); n > 0 {
 		dev.Inventory = make(map[string][]collection.Instance, n)
 		for range n {
 			class := d.name()
@@ -311,7 +327,7 @@ func (d *deviceDecoder) device() (*collection.Device, error) {
 			if !ok && d.err == nil {
 				return nil, fmt.Errorf("unknown inventory class %s", class)
 			}
-			rows := make([]collection.Instance, d.count())
+			rows := make([]collection.Instance, d.count(1))
 			for i := range rows {
 				row, err := d.row(ci)
 				if err != nil {
@@ -329,7 +345,7 @@ func (d *deviceDecoder) device() (*collection.Device, error) {
 }
 
 func (d *deviceDecoder) row(class int) (map[string]any, error) {
-	n := d.count()
+	n := d.count(1)
 	if n == 0 {
 		return nil, d.err
 	}
@@ -362,7 +378,7 @@ func (d *deviceDecoder) value() any {
 	case tagTime:
 		return time.UnixMicro(d.varint()).UTC()
 	case tagArray:
-		out := make([]any, d.count())
+		out := make([]any, d.count(1))
 		for i := range out {
 			out[i] = d.value()
 		}

@@ -50,8 +50,9 @@ func (s *Site) PutDevices(ctx context.Context, devices ...*collection.Device) er
 	})
 }
 
-// DeleteDevice deletes a device (its resource record). Its status,
-// execution history and received message IDs are deleted with it; direct
+// DeleteDevice deletes a device (its resource record). Its statuses
+// (with the message IDs they remember) and execution history are deleted
+// with it; direct
 // rules naming it stop matching.
 func (s *Site) DeleteDevice(ctx context.Context, resourceID uint32) error {
 	return s.commit(ctx, "DeleteDevice", func(t *tx) error {
@@ -65,9 +66,6 @@ func (s *Site) DeleteDevice(ctx context.Context, resourceID uint32) error {
 		}
 		for ref := range t.st.history[resourceID] {
 			t.del(kindHistory, historyKey(resourceID, ref))
-		}
-		for _, id := range sortedKeys(t.st.received[resourceID]) {
-			t.del(kindMessage, messageKey(resourceID, id))
 		}
 		t.del(kindDevice, deviceKey(resourceID))
 		return nil

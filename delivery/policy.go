@@ -168,7 +168,10 @@ func (st *state) windows(cols []consign.ObjectID, types []collection.WindowType,
 
 func (st *state) offer(a *adState, rid uint32, df advertisement.DeviceFacts, hist map[pkg.ProgramRef]advertisement.History, now time.Time) Offer {
 	ad := a.ad
-	o := Offer{Advertisement: ad, Package: a.pkg, Status: a.statuses[rid]}
+	o := Offer{Advertisement: ad, Package: a.pkg}
+	if cs := a.statuses[rid]; cs.hasStatus() {
+		o.Status = &cs.ClientStatus
+	}
 	prog := a.prog
 	ref := pkg.ProgramRef{PackageID: ad.PackageID, Program: ad.ProgramName}
 	if prog == nil {

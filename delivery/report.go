@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -24,14 +25,16 @@ type ReportResult struct {
 }
 
 // Report takes in a batch of status messages from one device. Intake is
-// idempotent: a message whose ID the device already sent is counted as a
-// duplicate and changes nothing, so a device may resend a batch whose reply
-// it lost. Message IDs need only be unique per device; they are kept until
-// the device is deleted. The batch is validated as a whole; messages are applied in time
-// order to the device's status per advertisement (§4.2), and the device's
-// execution history per program (§1.18: what rerun rules are checked
-// against) follows its run results. Everything is written in one atomic
-// Store write.
+// idempotent: a message whose ID the device recently sent for the same
+// advertisement (the last 64, recentMessages) is counted as a duplicate and
+// changes nothing, so a device may resend a batch whose reply it lost.
+// Message IDs need only be unique per device. The batch is validated as a
+// whole; messages are applied in time order to the device's status per
+// advertisement (§4.2), and the device's execution history per program
+// (§1.18: what rerun rules are checked against) follows its run results.
+// Everything is written in one atomic Store write: per advertisement the
+// device reported on, one status record, and one history record per
+// program whose run ended.
 func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertisement.Message) (ReportResult, error) {
 	var res ReportResult
 	err := s.commit(ctx, "Report", func(t *tx) error {
@@ -40,7 +43,7 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 			return notFound("Report", "device "+deviceKey(resourceID))
 		}
 		var probs consign.Problems
-		t.planReport(resourceID, msgs, "msgs", &res, &probs)
+		t.planReport(resourceID, msgs, func() string { return "msgs" }, &res, &probs)
 		return probs.Err()
 	})
 	return res, err
@@ -59,35 +62,36 @@ type DeviceReport struct {
 // per device. A device may appear more than once; its batches are taken
 // in order.
 func (s *Site) ReportMany(ctx context.Context, reports []DeviceReport) (ReportResult, error) {
+	// Merge each device's batches, so messages of one device are applied
+	// together in time order. A message's field names the first report of
+	// its device and its position among that device's messages.
+	type group struct {
+		rid   uint32
+		first int
+		msgs  []advertisement.Message
+	}
 	var res ReportResult
 	err := s.commit(ctx, "ReportMany", func(t *tx) error {
 		res = ReportResult{}
 		var probs consign.Problems
-		// Merge each device's batches, so messages of one device are
-		// applied together in time order.
-		// A message's field names the first report of its device and its
-		// position among that device's messages.
-		byDevice := map[uint32][]advertisement.Message{}
-		first := map[uint32]int{}
-		var order []uint32
+		groups := make([]group, 0, len(reports))
+		at := make(map[uint32]int, len(reports))
 		for i, r := range reports {
 			if _, ok := t.st.facts[r.ResourceID]; !ok {
 				probs.AddValue(fmt.Sprintf("reports[%d].ResourceID", i), r.ResourceID, "must name a device of this site")
 				continue
 			}
-			if _, seen := byDevice[r.ResourceID]; !seen {
-				order = append(order, r.ResourceID)
-				first[r.ResourceID] = i
+			if g, seen := at[r.ResourceID]; seen {
+				// Clip: never append into the caller's array.
+				groups[g].msgs = append(slices.Clip(groups[g].msgs), r.Messages...)
+				continue
 			}
-			byDevice[r.ResourceID] = append(byDevice[r.ResourceID], r.Messages...)
+			at[r.ResourceID] = len(groups)
+			groups = append(groups, group{r.ResourceID, i, r.Messages})
 		}
-		n := 0
-		for _, r := range reports {
-			n += len(r.Messages)
-		}
-		t.grow(n + n/4 + len(order)) // a record per message, statuses and histories
-		for _, rid := range order {
-			t.planReport(rid, byDevice[rid], fmt.Sprintf("reports[%d].Messages", first[rid]), &res, &probs)
+		t.grow(2 * len(groups)) // a status and a history per device, typically
+		for _, g := range groups {
+			t.planReport(g.rid, g.msgs, func() string { return fmt.Sprintf("reports[%d].Messages", g.first) }, &res, &probs)
 		}
 		return probs.Err()
 	})
@@ -95,82 +99,95 @@ func (s *Site) ReportMany(ctx context.Context, reports []DeviceReport) (ReportRe
 }
 
 // planReport plans one device's status messages: validated (problems go
-// to probs, under field), duplicates and unknown advertisements counted in
-// res, the rest applied in time order to the device's statuses and
-// execution history.
-func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field string, res *ReportResult, probs *consign.Problems) {
-	batch := make([]advertisement.Message, 0, len(msgs))
-	inBatch := make(map[string]bool, len(msgs))
+// to probs, under the field prefix field()), duplicates and unknown
+// advertisements counted in res, the rest applied in time order to the
+// device's statuses and execution history.
+func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field func() string, res *ReportResult, probs *consign.Problems) {
+	type taken struct {
+		m advertisement.Message
+		a *adState
+	}
+	batch := make([]taken, 0, len(msgs))
 	bad := probs.Len()
 	for i, m := range msgs {
 		if m.ResourceID == 0 {
 			m.ResourceID = resourceID
 		}
 		if m.ResourceID != resourceID {
-			probs.AddValue(fmt.Sprintf("%s[%d].ResourceID", field, i), m.ResourceID, fmt.Sprintf("must be the reporting device %d", resourceID))
+			probs.AddValue(fmt.Sprintf("%s[%d].ResourceID", field(), i), m.ResourceID, fmt.Sprintf("must be the reporting device %d", resourceID))
 			continue
 		}
 		if err := m.Validate(); err != nil {
-			probs.Merge(prefixed(err, field, i))
+			probs.Merge(prefixed(err, field(), i))
 			continue
 		}
-		if _, seen := t.st.received[resourceID][m.ID]; seen || inBatch[m.ID] {
-			res.Duplicates++
-			continue
-		}
-		inBatch[m.ID] = true
 		a, ok := t.st.ads[m.AdvertisementID]
 		if !ok {
 			res.Unknown++
 			continue
 		}
 		if m.RunFirst != nil && !t.runsFirst(a.ad, *m.RunFirst) {
-			probs.AddValue(fmt.Sprintf("%s[%d].RunFirst", field, i), m.RunFirst.String(), "must be a program the advertised program runs first")
+			probs.AddValue(fmt.Sprintf("%s[%d].RunFirst", field(), i), m.RunFirst.String(), "must be a program the advertised program runs first")
 			continue
 		}
-		batch = append(batch, m)
+		batch = append(batch, taken{m, a})
 	}
 	if probs.Len() > bad {
 		return
 	}
-	slices.SortStableFunc(batch, func(a, b advertisement.Message) int { return a.Time.Compare(b.Time) })
-	statuses := make(map[consign.ObjectID]advertisement.ClientStatus)
-	histories := make(map[pkg.ProgramRef]advertisement.History)
-	device := deviceKey(resourceID)
-	// One index map per advertisement: the Store copies what it keeps.
-	idxOf := map[consign.ObjectID]map[string]string{}
-	for _, m := range batch {
-		a := t.st.ads[m.AdvertisementID]
-		idx, ok := idxOf[m.AdvertisementID]
-		if !ok {
-			idx = map[string]string{"advertisement": string(m.AdvertisementID), "device": device}
-			idxOf[m.AdvertisementID] = idx
-		}
-		if m.RunFirst != nil {
-			// A program run first: its history only (§1.3).
-			if succeeded, final := runOutcome(m.Event); final {
-				recordRun(histories, t.st.history[resourceID], *m.RunFirst, m.Time, succeeded)
+	slices.SortStableFunc(batch, func(a, b taken) int { return a.m.Time.Compare(b.m.Time) })
+	// The planned status of each advertisement reported on (a device's
+	// batch is typically about one or two).
+	type planned struct {
+		a    *adState
+		cs   clientState
+		took bool // a message was taken in, not only duplicates
+	}
+	var statuses []planned
+	var histories map[pkg.ProgramRef]advertisement.History
+	for _, b := range batch {
+		m := b.m
+		j := slices.IndexFunc(statuses, func(p planned) bool { return p.a == b.a })
+		if j < 0 {
+			j = len(statuses)
+			p := planned{a: b.a}
+			if cs := b.a.statuses[resourceID]; cs != nil {
+				p.cs = *cs
 			}
-			t.put(kindMessage, messageKey(resourceID, m.ID), idx, m)
-			res.Accepted++
+			statuses = append(statuses, p)
+		}
+		p := &statuses[j]
+		h := messageHash(m.ID)
+		if p.cs.seen(h) {
+			res.Duplicates++
 			continue
 		}
-		cs, ok := statuses[m.AdvertisementID]
-		if !ok && a.statuses[resourceID] != nil {
-			cs = *a.statuses[resourceID]
-		}
-		statuses[m.AdvertisementID] = cs.Apply(m)
-		if succeeded, final := runOutcome(m.Event); final {
-			recordRun(histories, t.st.history[resourceID], pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}, m.Time, succeeded)
-		}
-		t.put(kindMessage, messageKey(resourceID, m.ID), idx, m)
+		p.cs.remember(h)
+		p.took = true
 		res.Accepted++
+		ref := pkg.ProgramRef{PackageID: b.a.ad.PackageID, Program: b.a.ad.ProgramName}
+		if m.RunFirst != nil {
+			ref = *m.RunFirst // a program run first: its history only (§1.3)
+		} else {
+			p.cs.ClientStatus = p.cs.Apply(m)
+		}
+		if succeeded, final := runOutcome(m.Event); final {
+			if histories == nil {
+				histories = make(map[pkg.ProgramRef]advertisement.History)
+			}
+			recordRun(histories, t.st.history[resourceID], ref, m.Time, succeeded)
+		}
 	}
-	for _, id := range sortedKeys(statuses) {
-		t.put(kindStatus, statusKey(id, resourceID), map[string]string{"advertisement": string(id)}, statuses[id])
+	slices.SortFunc(statuses, func(x, y planned) int { return cmp.Compare(x.a.order, y.a.order) })
+	for i := range statuses {
+		p := &statuses[i]
+		if !p.took {
+			continue
+		}
+		t.putData(kindStatus, statusKey(p.a.ad.ID, resourceID), nil, encodeStatus(&p.cs))
 	}
 	for ref, h := range histories {
-		t.put(kindHistory, historyKey(resourceID, ref), map[string]string{"device": device}, h)
+		t.putData(kindHistory, historyKey(resourceID, ref), nil, encodeHistory(h))
 	}
 }
 
@@ -257,7 +274,7 @@ func (s *Site) ClientStatus(id consign.ObjectID, resourceID uint32) (advertiseme
 			return notFound("ClientStatus", "advertisement "+string(id))
 		}
 		if cs := a.statuses[resourceID]; cs != nil {
-			out = *cs
+			out = cs.ClientStatus
 		}
 		return nil
 	})

@@ -185,7 +185,7 @@ func kindRank(kind string) int {
 		return 5
 	case kindAdvertisement, kindDeployment:
 		return 6
-	case kindPackageDP, kindHistory, kindMessage, kindScan:
+	case kindPackageDP, kindHistory, kindScan:
 		return 7
 	case kindStatus:
 		return 8

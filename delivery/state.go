@@ -31,7 +31,6 @@ const (
 	kindPackageDP     = "pkgdp"
 	kindStatus        = "adstatus"
 	kindHistory       = "history"
-	kindMessage       = "statusmsg"
 	// kindGuard records exist only to make a workflow that relies on an
 	// object conflict with one deleting it (see tx.guard).
 	kindGuard    = "guard"
@@ -75,10 +74,6 @@ func statusKey(ad consign.ObjectID, rid uint32) string { return string(ad) + "/"
 
 func historyKey(rid uint32, r pkg.ProgramRef) string { return deviceKey(rid) + "/" + r.String() }
 
-// messageKey keys a status message by device and the device's message ID:
-// IDs need only be unique per device.
-func messageKey(rid uint32, id string) string { return deviceKey(rid) + "/" + id }
-
 func packageDPKey(id consign.ObjectID, nal string) string { return string(id) + "|" + nal }
 
 type rkey struct{ kind, key string }
@@ -96,7 +91,7 @@ type adState struct {
 	pkg      *PackageInfo
 	targets  []consign.ObjectID // the collection and, when included, its subcollections
 	targeted map[uint32]struct{}
-	statuses map[uint32]*advertisement.ClientStatus // immutable; replaced on change
+	statuses map[uint32]*clientState // immutable; replaced on change
 	summary  advertisement.Summary
 	reported int // targeted devices with a status
 }
@@ -153,9 +148,6 @@ type state struct {
 	// windows holds the enabled maintenance windows of each collection that
 	// has any (§1.7), for the offer decision.
 	colWindows map[consign.ObjectID][]collection.ServiceWindow
-	// received holds, per device, the IDs of the status messages taken in
-	// (kept until the device is deleted).
-	received map[uint32]map[string]struct{}
 
 	locMu     sync.Mutex // guards locations, filled on read paths too
 	locations map[string]*time.Location
@@ -194,7 +186,6 @@ func newState(o Options) *state {
 		facts:          make(map[uint32]deviceFacts),
 		colWindows:     make(map[consign.ObjectID][]collection.ServiceWindow),
 		applicable:     make(map[consign.ObjectID][]*adState),
-		received:       make(map[uint32]map[string]struct{}),
 		locations:      make(map[string]*time.Location),
 		notify:         make(map[uint32]struct{}),
 	}
@@ -300,26 +291,6 @@ func (st *state) apply(c Change, now time.Time) error {
 		return st.applyStatus(c)
 	case kindHistory:
 		return st.applyHistory(c)
-	case kindMessage:
-		dev, id, err := splitKey(r.Key, "/")
-		if err != nil {
-			return err
-		}
-		rid, err := parseDeviceKey(dev)
-		if err != nil {
-			return err
-		}
-		if c.Deleted {
-			delete(st.received[rid], id)
-			if len(st.received[rid]) == 0 {
-				delete(st.received, rid)
-			}
-		} else {
-			if st.received[rid] == nil {
-				st.received[rid] = make(map[string]struct{})
-			}
-			st.received[rid][id] = struct{}{}
-		}
 	default:
 		// Kinds written by a newer Site version are kept in the store and
 		// ignored here, so an older process keeps running.
@@ -538,7 +509,7 @@ func (st *state) setTargeted(a *adState, rid uint32, on bool) {
 	if was == on {
 		return
 	}
-	_, hasStatus := a.statuses[rid]
+	hasStatus := a.statuses[rid].hasStatus()
 	if on {
 		a.targeted[rid] = struct{}{}
 		if hasStatus {
@@ -651,7 +622,7 @@ func (st *state) applyAdvertisement(c Change) error {
 	}
 	a := old
 	if a == nil {
-		a = &adState{targeted: make(map[uint32]struct{}), statuses: make(map[uint32]*advertisement.ClientStatus)}
+		a = &adState{targeted: make(map[uint32]struct{}), statuses: make(map[uint32]*clientState)}
 		st.ads[id] = a
 	}
 	a.ad = &ad
@@ -706,26 +677,28 @@ func (st *state) applyStatus(c Change) error {
 		// Site while this status was reported): the status is an orphan.
 		return nil
 	}
-	old, had := a.statuses[rid]
-	if had {
-		a.summary.Remove(*old)
-	}
+	old := a.statuses[rid]
 	_, targeted := a.targeted[rid]
-	if c.Deleted {
-		delete(a.statuses, rid)
-		if had && targeted {
+	if old.hasStatus() {
+		a.summary.Remove(old.ClientStatus)
+		if targeted {
 			a.reported--
 		}
+	}
+	if c.Deleted {
+		delete(a.statuses, rid)
 		return nil
 	}
-	var cs advertisement.ClientStatus
-	if err := json.Unmarshal(c.Record.Data, &cs); err != nil {
+	cs, err := decodeStatus(c.Record.Data)
+	if err != nil {
 		return err
 	}
-	a.statuses[rid] = &cs
-	a.summary.Add(cs)
-	if !had && targeted {
-		a.reported++
+	a.statuses[rid] = cs
+	if cs.hasStatus() {
+		a.summary.Add(cs.ClientStatus)
+		if targeted {
+			a.reported++
+		}
 	}
 	return nil
 }
@@ -747,8 +720,8 @@ func (st *state) applyHistory(c Change) error {
 		delete(st.history[rid], ref)
 		return nil
 	}
-	var h advertisement.History
-	if err := json.Unmarshal(c.Record.Data, &h); err != nil {
+	h, err := decodeHistory(c.Record.Data)
+	if err != nil {
 		return err
 	}
 	if st.history[rid] == nil {

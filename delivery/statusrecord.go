@@ -1,0 +1,201 @@
+package delivery
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/consign/consign/advertisement"
+)
+
+// Status and execution-history records are the Site's highest-volume
+// writes (every batch of status messages rewrites one of each per device),
+// so, like devices (codec.go), they are stored in a compact binary form.
+//
+// A status record (kindStatus, key advertisement/device) holds a device's
+// status for an advertisement and what the Site remembers of the messages
+// taken in for it:
+//
+//	version byte (statusCodec)
+//	byte    HasExitCode | LastStatusTime set<<1 | LastAcceptanceTime set<<2
+//	varint  Acceptance, Delivery, LastEvent, LastMessageID, LastExitCode
+//	time    LastStatusTime, LastAcceptanceTime, when set: varint Unix
+//	        seconds, uvarint nanoseconds
+//	string  Detail (uvarint length, bytes)
+//	uvarint count, then count × 8 bytes: recent message-ID hashes, oldest first
+//
+// A history record (kindHistory, key device/program) is a version byte
+// (historyCodec), a byte Ran | Succeeded<<1, and, when Ran, LastRun as a
+// time. Times decode in UTC.
+const (
+	statusCodec  byte = 1
+	historyCodec byte = 1
+)
+
+// recentMessages is how many message IDs the Site remembers per device and
+// advertisement to recognise a resent message. A device resends what it
+// has not seen acknowledged — the last batch or few — so 64 covers every
+// honest resend; an older message sent again is taken as new, which
+// changes nothing, because a status only moves forward in time
+// (advertisement.ClientStatus.Apply ignores a message older than the last
+// one on its track) and a history keeps the latest run.
+const recentMessages = 64
+
+// clientState is what the Site keeps of one device's status for one
+// advertisement. Values are immutable once stored in adState.statuses.
+type clientState struct {
+	advertisement.ClientStatus
+	// recent holds messageHash of the last recentMessages message IDs
+	// taken in for the advertisement, oldest first.
+	recent []uint64
+}
+
+// hasStatus reports whether the device has a status for the advertisement:
+// a record may hold only the IDs of messages about programs run first
+// (§1.3), which leave the advertisement's status at No Status.
+func (c *clientState) hasStatus() bool {
+	return c != nil && c.ClientStatus != (advertisement.ClientStatus{})
+}
+
+// seen reports whether a message with ID hash h was taken in recently.
+func (c *clientState) seen(h uint64) bool { return slices.Contains(c.recent, h) }
+
+// remember notes the message ID hash h, forgetting the oldest beyond
+// recentMessages. It never writes into a slice shared with a stored value.
+func (c *clientState) remember(h uint64) {
+	if len(c.recent) < recentMessages {
+		c.recent = append(slices.Clip(c.recent), h)
+		return
+	}
+	next := make([]uint64, recentMessages, recentMessages)
+	copy(next, c.recent[len(c.recent)-recentMessages+1:])
+	next[recentMessages-1] = h
+	c.recent = next
+}
+
+// messageHash is the 64-bit FNV-1a hash of a message ID (written out: the
+// hash/fnv form costs an allocation per message). Two IDs of one device
+// and advertisement collide with probability about 2⁻⁵⁸ within the window,
+// which is far below any other cause of a lost message.
+func messageHash(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// appendTime and recordReader.time carry an instant as Unix seconds and
+// nanoseconds, read back in UTC.
+func appendTime(b []byte, t time.Time) []byte {
+	return binary.AppendUvarint(binary.AppendVarint(b, t.Unix()), uint64(t.Nanosecond()))
+}
+
+func encodeStatus(c *clientState) []byte {
+	s := &c.ClientStatus
+	b := make([]byte, 0, 40+len(s.Detail)+8*len(c.recent))
+	b = append(b, statusCodec)
+	var flags byte
+	for i, on := range []bool{s.HasExitCode, !s.LastStatusTime.IsZero(), !s.LastAcceptanceTime.IsZero()} {
+		if on {
+			flags |= 1 << i
+		}
+	}
+	b = append(b, flags)
+	for _, v := range []int64{int64(s.Acceptance), int64(s.Delivery), int64(s.LastEvent), int64(s.LastMessageID), int64(s.LastExitCode)} {
+		b = binary.AppendVarint(b, v)
+	}
+	if !s.LastStatusTime.IsZero() {
+		b = appendTime(b, s.LastStatusTime)
+	}
+	if !s.LastAcceptanceTime.IsZero() {
+		b = appendTime(b, s.LastAcceptanceTime)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Detail)))
+	b = append(b, s.Detail...)
+	b = binary.AppendUvarint(b, uint64(len(c.recent)))
+	for _, h := range c.recent {
+		b = binary.LittleEndian.AppendUint64(b, h)
+	}
+	return b
+}
+
+func (r *recordReader) time() time.Time {
+	sec := r.varint()
+	ns := r.uvarint()
+	if ns >= 1e9 {
+		r.fail(errTruncated)
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(ns)).UTC()
+}
+
+func decodeStatus(data []byte) (*clientState, error) {
+	r := recordReader{b: data}
+	if v := r.byte(); r.err == nil && v != statusCodec {
+		return nil, fmt.Errorf("status record version %d: this Site reads version %d", v, statusCodec)
+	}
+	flags := r.byte()
+	c := &clientState{}
+	s := &c.ClientStatus
+	s.HasExitCode = flags&1 != 0
+	s.Acceptance = advertisement.AcceptanceState(r.varint())
+	s.Delivery = advertisement.DeliveryState(r.varint())
+	s.LastEvent = advertisement.Event(r.varint())
+	s.LastMessageID = int(r.varint())
+	s.LastExitCode = int(r.varint())
+	if flags&2 != 0 {
+		s.LastStatusTime = r.time()
+	}
+	if flags&4 != 0 {
+		s.LastAcceptanceTime = r.time()
+	}
+	s.Detail = r.str()
+	if n := r.count(8); n > 0 {
+		c.recent = make([]uint64, n)
+		for i, b := 0, r.bytes(8*n); i < n; i++ {
+			c.recent[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+	}
+	if err := r.end(); err != nil {
+		return nil, fmt.Errorf("status record: %w", err)
+	}
+	return c, nil
+}
+
+func encodeHistory(h advertisement.History) []byte {
+	b := make([]byte, 2, 12)
+	b[0] = historyCodec
+	if h.Ran {
+		b[1] |= 1
+	}
+	if h.Succeeded {
+		b[1] |= 2
+	}
+	if h.Ran {
+		b = appendTime(b, h.LastRun)
+	}
+	return b
+}
+
+func decodeHistory(data []byte) (advertisement.History, error) {
+	r := recordReader{b: data}
+	if v := r.byte(); r.err == nil && v != historyCodec {
+		return advertisement.History{}, fmt.Errorf("history record version %d: this Site reads version %d", v, historyCodec)
+	}
+	flags := r.byte()
+	h := advertisement.History{Ran: flags&1 != 0, Succeeded: flags&2 != 0}
+	if h.Ran {
+		h.LastRun = r.time()
+	}
+	if err := r.end(); err != nil {
+		return advertisement.History{}, fmt.Errorf("history record: %w", err)
+	}
+	if flags&^3 != 0 {
+		return advertisement.History{}, errors.New("history record has unknown flags")
+	}
+	return h, nil
+}
