@@ -26,7 +26,7 @@ type ReportResult struct {
 
 // Report takes in a batch of status messages from one device. Intake is
 // idempotent: a message whose ID the device recently sent for the same
-// advertisement (the last 64, recentMessages) is counted as a duplicate and
+// advertisement (the last 32, recentMessages) is counted as a duplicate and
 // changes nothing, so a device may resend a batch whose reply it lost.
 // Message IDs need only be unique per device. The batch is validated as a
 // whole; messages are applied in time order to the device's status per

@@ -36,12 +36,12 @@ const (
 
 // recentMessages is how many message IDs the Site remembers per device and
 // advertisement to recognise a resent message. A device resends what it
-// has not seen acknowledged — the last batch or few — so 64 covers every
+// has not seen acknowledged — the last batch or few — so 32 covers every
 // honest resend; an older message sent again is taken as new, which
 // changes nothing, because a status only moves forward in time
 // (advertisement.ClientStatus.Apply ignores a message older than the last
 // one on its track) and a history keeps the latest run.
-const recentMessages = 64
+const recentMessages = 32
 
 // clientState is what the Site keeps of one device's status for one
 // advertisement. Values are immutable once stored in adState.statuses.
@@ -77,7 +77,7 @@ func (c *clientState) remember(h uint64) {
 
 // messageHash is the 64-bit FNV-1a hash of a message ID (written out: the
 // hash/fnv form costs an allocation per message). Two IDs of one device
-// and advertisement collide with probability about 2⁻⁵⁸ within the window,
+// and advertisement collide within the window with probability about 2⁻⁵⁹,
 // which is far below any other cause of a lost message.
 func messageHash(id string) uint64 {
 	h := uint64(14695981039346656037)

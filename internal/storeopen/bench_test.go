@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,61 +69,95 @@ func site(b *testing.B, s delivery.Store) *delivery.Site {
 }
 
 // BenchmarkStatusIntake takes in CONSIGN_BENCH_MESSAGES status messages
-// (default 1,000,000) through Site.ReportMany, 10,000 messages per call
-// (1,000 devices × 10), for an advertisement targeting 10,000 devices, on
-// each store. Reported: messages/s.
+// (default 1,000,000) through Site.ReportMany, 1,000 devices per call, for
+// one advertisement targeting every device, on each store, in two shapes:
+//
+//   - fleet: a mandatory assignment reaching 100,000 devices, each
+//     reporting 10 messages (Received, Started, Succeeded, …) in two
+//     uploads of 5, so each device's status is written twice;
+//   - hot: 10,000 devices reporting 100 messages each in uploads of 10, so
+//     each status record is rewritten 10 times (the worst case for a store
+//     that keeps old row versions, as PostgreSQL does).
+//
+// Reported: messages/s.
 func BenchmarkStatusIntake(b *testing.B) {
 	total := envInt(b, "CONSIGN_BENCH_MESSAGES", 1_000_000)
-	const devices, perDevice, perCall = 10_000, 10, 1_000
-	for _, st := range stores(b) {
-		b.Run(st.name, func(b *testing.B) {
-			ctx := context.Background()
-			store := open(b, st.spec)
-			defer store.Close()
-			s := site(b, store)
-			var devs []*collection.Device
-			for i := range devices {
-				devs = append(devs, &collection.Device{ResourceID: uint32(i + 1), Name: fmt.Sprintf("PC%05d", i), OperatingSystemNameandVersion: "Microsoft Windows NT Workstation 6.1", Client: true})
-			}
-			if err := s.PutDevices(ctx, devs...); err != nil {
-				b.Fatal(err)
-			}
-			prog := pkg.NewProgram("", "Install", `\\FS01\apps\setup.exe /s`)
-			prog.Logon, prog.RunMode = pkg.EitherLogon, pkg.RunWithAdminRights
-			ad := advertisement.New("", "App", "", "", "", epoch)
-			ad.ASAP, ad.PresentTimeIsGMT = true, true
-			res, err := s.DistributeSoftware(ctx, delivery.DistributeRequest{NewPackage: pkg.NewPackage("", "App"),
-				NewPrograms: []*pkg.Program{prog}, ProgramName: "Install", CollectionID: collection.AllSystemsID, Advertisement: ad})
-			if err != nil {
-				b.Fatal(err)
-			}
-			events := []advertisement.Event{advertisement.EventReceived, advertisement.EventStarted, advertisement.EventSucceeded}
-			sent := 0
-			for b.Loop() {
-				for round := 0; sent < total; round++ {
-					b.StopTimer()
-					batch := make([]delivery.DeviceReport, perCall)
-					for i := range batch {
-						rid := uint32((round*perCall+i)%devices + 1)
-						msgs := make([]advertisement.Message, perDevice)
-						for j := range msgs {
-							n := sent + i*perDevice + j
-							msgs[j] = advertisement.Message{ID: strconv.Itoa(n), AdvertisementID: res.Advertisement.ID, ResourceID: rid,
-								Event: events[j%len(events)], Time: epoch.Add(time.Duration(n) * time.Millisecond)}
-						}
-						batch[i] = delivery.DeviceReport{ResourceID: rid, Messages: msgs}
-					}
-					b.StartTimer()
-					r, err := s.ReportMany(ctx, batch)
-					if err != nil || r.Accepted != perCall*perDevice {
-						b.Fatalf("ReportMany: %+v, %v", r, err)
-					}
-					sent += perCall * perDevice
-				}
-			}
-			b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "messages/s")
-		})
+	shapes := []struct {
+		name               string
+		perDevice, perCall int // messages per device per upload, devices per call
+		uploadsPerDevice   int
+	}{
+		{"fleet", 5, 1_000, 2},
+		{"hot", 10, 1_000, 10},
 	}
+	for _, st := range stores(b) {
+		for _, sh := range shapes {
+			devices := max(sh.perCall, total/(sh.perDevice*sh.uploadsPerDevice))
+			b.Run(st.name+"/"+sh.name, func(b *testing.B) {
+				spec := st.spec
+				if strings.HasPrefix(spec, "bolt:") {
+					spec = "bolt:" + filepath.Join(b.TempDir(), "site.db")
+				} else if strings.HasPrefix(spec, "postgres:") {
+					dsn, _, _ := strings.Cut(strings.TrimPrefix(spec, "postgres:"), "#")
+					spec = "postgres:" + dsn + "#" + freshSchema(b, dsn)
+				}
+				intake(b, spec, total, devices, sh.perDevice, sh.perCall)
+			})
+		}
+	}
+}
+
+// intake runs one BenchmarkStatusIntake shape: devices devices, total
+// messages, perDevice messages per device per upload, perCall devices per
+// ReportMany.
+func intake(b *testing.B, spec string, total, devices, perDevice, perCall int) {
+	ctx := context.Background()
+	store := open(b, spec)
+	defer store.Close()
+	s := site(b, store)
+	for lo := 0; lo < devices; lo += 10_000 {
+		var devs []*collection.Device
+		for i := lo; i < min(lo+10_000, devices); i++ {
+			devs = append(devs, &collection.Device{ResourceID: uint32(i + 1), Name: fmt.Sprintf("PC%06d", i), OperatingSystemNameandVersion: "Microsoft Windows NT Workstation 6.1", Client: true})
+		}
+		if err := s.PutDevices(ctx, devs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	prog := pkg.NewProgram("", "Install", `\\FS01\apps\setup.exe /s`)
+	prog.Logon, prog.RunMode = pkg.EitherLogon, pkg.RunWithAdminRights
+	ad := advertisement.New("", "App", "", "", "", epoch)
+	ad.ASAP, ad.PresentTimeIsGMT = true, true
+	res, err := s.DistributeSoftware(ctx, delivery.DistributeRequest{NewPackage: pkg.NewPackage("", "App"),
+		NewPrograms: []*pkg.Program{prog}, ProgramName: "Install", CollectionID: collection.AllSystemsID, Advertisement: ad})
+	if err != nil {
+		b.Fatal(err)
+	}
+	events := []advertisement.Event{advertisement.EventReceived, advertisement.EventStarted, advertisement.EventSucceeded}
+	sent := 0
+	for b.Loop() {
+		for round := 0; sent < total; round++ {
+			b.StopTimer()
+			batch := make([]delivery.DeviceReport, perCall)
+			for i := range batch {
+				rid := uint32((round*perCall+i)%devices + 1)
+				msgs := make([]advertisement.Message, perDevice)
+				for j := range msgs {
+					n := sent + i*perDevice + j
+					msgs[j] = advertisement.Message{ID: strconv.Itoa(n), AdvertisementID: res.Advertisement.ID, ResourceID: rid,
+						Event: events[j%len(events)], Time: epoch.Add(time.Duration(n) * time.Millisecond)}
+				}
+				batch[i] = delivery.DeviceReport{ResourceID: rid, Messages: msgs}
+			}
+			b.StartTimer()
+			r, err := s.ReportMany(ctx, batch)
+			if err != nil || r.Accepted != perCall*perDevice {
+				b.Fatalf("ReportMany: %+v, %v", r, err)
+			}
+			sent += perCall * perDevice
+		}
+	}
+	b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "messages/s")
 }
 
 // BenchmarkSiteReopen opens a Site over a store holding
