@@ -131,8 +131,16 @@ func (s *Site) DeleteAdvertisement(ctx context.Context, id consign.ObjectID) err
 	})
 }
 
+// deleteAdvertisement deletes a and the devices' statuses for it. The
+// program runs those statuses recorded move into history records: a
+// device's execution history outlives the advertisement.
 func (t *tx) deleteAdvertisement(a *adState) {
 	for _, rid := range sortedKeys(a.statuses) {
+		for _, r := range a.statuses[rid].runs {
+			if h := t.st.history[rid][r.ref]; h.Ran {
+				t.putData(kindHistory, historyKey(rid, r.ref), nil, encodeHistory(h))
+			}
+		}
 		t.del(kindStatus, statusKey(a.ad.ID, rid))
 	}
 	t.del(kindAdvertisement, string(a.ad.ID))

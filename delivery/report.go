@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
@@ -32,9 +31,9 @@ type ReportResult struct {
 // whole; messages are applied in time order to the device's status per
 // advertisement (§4.2), and the device's execution history per program
 // (§1.18: what rerun rules are checked against) follows its run results.
-// Everything is written in one atomic Store write: per advertisement the
-// device reported on, one status record, and one history record per
-// program whose run ended.
+// Everything is written in one atomic Store write: one status record per
+// advertisement the device reported on, which also carries the program runs
+// its messages recorded.
 func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertisement.Message) (ReportResult, error) {
 	var res ReportResult
 	err := s.commit(ctx, "Report", func(t *tx) error {
@@ -89,7 +88,7 @@ func (s *Site) ReportMany(ctx context.Context, reports []DeviceReport) (ReportRe
 			at[r.ResourceID] = len(groups)
 			groups = append(groups, group{r.ResourceID, i, r.Messages})
 		}
-		t.grow(2 * len(groups)) // a status and a history per device, typically
+		t.grow(len(groups)) // a status per device, typically
 		for _, g := range groups {
 			t.planReport(g.rid, g.msgs, func() string { return fmt.Sprintf("reports[%d].Messages", g.first) }, &res, &probs)
 		}
@@ -144,7 +143,6 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 		took bool // a message was taken in, not only duplicates
 	}
 	var statuses []planned
-	var histories map[pkg.ProgramRef]advertisement.History
 	for _, b := range batch {
 		m := b.m
 		j := slices.IndexFunc(statuses, func(p planned) bool { return p.a == b.a })
@@ -172,10 +170,15 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 			p.cs.ClientStatus = p.cs.Apply(m)
 		}
 		if succeeded, final := runOutcome(m.Event); final {
-			if histories == nil {
-				histories = make(map[pkg.ProgramRef]advertisement.History)
+			// A run is recorded unless an equal or later one is known
+			// (messages may arrive out of order).
+			h := t.st.history[resourceID][ref]
+			if r, ok := p.cs.run(ref); ok && later(r, h) {
+				h = r
 			}
-			recordRun(histories, t.st.history[resourceID], ref, m.Time, succeeded)
+			if !h.Ran || !m.Time.Before(h.LastRun) {
+				p.cs.setRun(ref, advertisement.History{Ran: true, LastRun: m.Time, Succeeded: succeeded})
+			}
 		}
 	}
 	slices.SortFunc(statuses, func(x, y planned) int { return cmp.Compare(x.a.order, y.a.order) })
@@ -186,21 +189,13 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 		}
 		t.putData(kindStatus, statusKey(p.a.ad.ID, resourceID), nil, encodeStatus(&p.cs))
 	}
-	for ref, h := range histories {
-		t.putData(kindHistory, historyKey(resourceID, ref), nil, encodeHistory(h))
-	}
 }
 
-// recordRun notes a finished run of ref in the planned histories, unless an
-// equal or later run is already known (messages may arrive out of order).
-func recordRun(planned, stored map[pkg.ProgramRef]advertisement.History, ref pkg.ProgramRef, at time.Time, succeeded bool) {
-	h, ok := planned[ref]
-	if !ok {
-		h = stored[ref]
-	}
-	if !h.Ran || !at.Before(h.LastRun) {
-		planned[ref] = advertisement.History{Ran: true, LastRun: at, Succeeded: succeeded}
-	}
+// later reports whether a is a later run than b (or b never ran); of two
+// runs at the same time, the one recorded later (a) wins, as it would
+// have when applied in order.
+func later(a, b advertisement.History) bool {
+	return a.Ran && (!b.Ran || !a.LastRun.Before(b.LastRun))
 }
 
 // runOutcome reports whether an event ends a run of the program and, if

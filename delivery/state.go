@@ -694,6 +694,9 @@ func (st *state) applyStatus(c Change) error {
 		return err
 	}
 	a.statuses[rid] = cs
+	for _, r := range cs.runs {
+		st.noteRun(rid, r.ref, r.h)
+	}
 	if cs.hasStatus() {
 		a.summary.Add(cs.ClientStatus)
 		if targeted {
@@ -724,11 +727,20 @@ func (st *state) applyHistory(c Change) error {
 	if err != nil {
 		return err
 	}
+	st.noteRun(rid, ref, h)
+	return nil
+}
+
+// noteRun takes h into the device's history of ref, unless a later run is
+// known: the history is the latest run that any record holds.
+func (st *state) noteRun(rid uint32, ref pkg.ProgramRef, h advertisement.History) {
+	if !later(h, st.history[rid][ref]) {
+		return
+	}
 	if st.history[rid] == nil {
 		st.history[rid] = make(map[pkg.ProgramRef]advertisement.History)
 	}
 	st.history[rid][ref] = h
-	return nil
 }
 
 // location resolves a device's IANA time zone name, caching the result.

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
+	pkg "github.com/consign/consign/package"
 )
 
 // Status and execution-history records are the Site's highest-volume
@@ -25,10 +27,21 @@ import (
 //	        seconds, uvarint nanoseconds
 //	string  Detail (uvarint length, bytes)
 //	uvarint count, then count × 8 bytes: recent message-ID hashes, oldest first
+//	uvarint count, then per program run recorded: string PackageID,
+//	        string Program, history
 //
-// A history record (kindHistory, key device/program) is a version byte
-// (historyCodec), a byte Ran | Succeeded<<1, and, when Ran, LastRun as a
-// time. Times decode in UTC.
+// A history is a byte Ran | Succeeded<<1 and, when Ran, LastRun as a time.
+// Times decode in UTC.
+//
+// A device's execution history of a program (what rerun rules check,
+// §1.18) travels in the status record of the advertisement whose messages
+// recorded the run, so that taking in a batch writes one record per
+// advertisement, not one more per program. The Site's history of a program
+// is the latest run any of the device's status records (or history
+// records) holds. Deleting an advertisement moves the runs its statuses
+// recorded into history records (kindHistory, key device/program: a
+// version byte, historyCodec, and a history), so the device's history
+// outlives the advertisement, as the client's own does.
 const (
 	statusCodec  byte = 1
 	historyCodec byte = 1
@@ -50,6 +63,38 @@ type clientState struct {
 	// recent holds messageHash of the last recentMessages message IDs
 	// taken in for the advertisement, oldest first.
 	recent []uint64
+	// runs are the program runs the advertisement's messages recorded:
+	// its program's and those of programs run first (§1.3), each the
+	// latest known when it was recorded, in no particular order.
+	runs []programRun
+}
+
+// programRun is a device's execution history of one program.
+type programRun struct {
+	ref pkg.ProgramRef
+	h   advertisement.History
+}
+
+// run returns the history of ref that c holds.
+func (c *clientState) run(ref pkg.ProgramRef) (advertisement.History, bool) {
+	for _, r := range c.runs {
+		if r.ref == ref {
+			return r.h, true
+		}
+	}
+	return advertisement.History{}, false
+}
+
+// setRun records h as the history of ref in c, never writing into a slice
+// shared with a stored value.
+func (c *clientState) setRun(ref pkg.ProgramRef, h advertisement.History) {
+	i := slices.IndexFunc(c.runs, func(r programRun) bool { return r.ref == ref })
+	c.runs = slices.Clone(c.runs)
+	if i < 0 {
+		c.runs = append(c.runs, programRun{ref, h})
+		return
+	}
+	c.runs[i].h = h
 }
 
 // hasStatus reports whether the device has a status for the advertisement:
@@ -114,13 +159,50 @@ func encodeStatus(c *clientState) []byte {
 	if !s.LastAcceptanceTime.IsZero() {
 		b = appendTime(b, s.LastAcceptanceTime)
 	}
-	b = binary.AppendUvarint(b, uint64(len(s.Detail)))
-	b = append(b, s.Detail...)
+	b = appendString(b, s.Detail)
 	b = binary.AppendUvarint(b, uint64(len(c.recent)))
 	for _, h := range c.recent {
 		b = binary.LittleEndian.AppendUint64(b, h)
 	}
+	b = binary.AppendUvarint(b, uint64(len(c.runs)))
+	for _, r := range c.runs {
+		b = appendString(b, string(r.ref.PackageID))
+		b = appendString(b, r.ref.Program)
+		b = appendHistory(b, r.h)
+	}
 	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendHistory(b []byte, h advertisement.History) []byte {
+	var flags byte
+	if h.Ran {
+		flags |= 1
+	}
+	if h.Succeeded {
+		flags |= 2
+	}
+	b = append(b, flags)
+	if h.Ran {
+		b = appendTime(b, h.LastRun)
+	}
+	return b
+}
+
+// history reads what appendHistory wrote.
+func (r *recordReader) history() advertisement.History {
+	flags := r.byte()
+	h := advertisement.History{Ran: flags&1 != 0, Succeeded: flags&2 != 0}
+	if flags&^3 != 0 {
+		r.fail(errors.New("history with unknown flags"))
+	}
+	if h.Ran {
+		h.LastRun = r.time()
+	}
+	return h
 }
 
 func (r *recordReader) time() time.Time {
@@ -160,6 +242,13 @@ func decodeStatus(data []byte) (*clientState, error) {
 			c.recent[i] = binary.LittleEndian.Uint64(b[8*i:])
 		}
 	}
+	if n := r.count(3); n > 0 {
+		c.runs = make([]programRun, n)
+		for i := range c.runs {
+			c.runs[i].ref = pkg.ProgramRef{PackageID: consign.ObjectID(r.str()), Program: r.str()}
+			c.runs[i].h = r.history()
+		}
+	}
 	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("status record: %w", err)
 	}
@@ -167,18 +256,7 @@ func decodeStatus(data []byte) (*clientState, error) {
 }
 
 func encodeHistory(h advertisement.History) []byte {
-	b := make([]byte, 2, 12)
-	b[0] = historyCodec
-	if h.Ran {
-		b[1] |= 1
-	}
-	if h.Succeeded {
-		b[1] |= 2
-	}
-	if h.Ran {
-		b = appendTime(b, h.LastRun)
-	}
-	return b
+	return appendHistory([]byte{historyCodec}, h)
 }
 
 func decodeHistory(data []byte) (advertisement.History, error) {
@@ -186,16 +264,9 @@ func decodeHistory(data []byte) (advertisement.History, error) {
 	if v := r.byte(); r.err == nil && v != historyCodec {
 		return advertisement.History{}, fmt.Errorf("history record version %d: this Site reads version %d", v, historyCodec)
 	}
-	flags := r.byte()
-	h := advertisement.History{Ran: flags&1 != 0, Succeeded: flags&2 != 0}
-	if h.Ran {
-		h.LastRun = r.time()
-	}
+	h := r.history()
 	if err := r.end(); err != nil {
 		return advertisement.History{}, fmt.Errorf("history record: %w", err)
-	}
-	if flags&^3 != 0 {
-		return advertisement.History{}, errors.New("history record has unknown flags")
 	}
 	return h, nil
 }

@@ -8,7 +8,9 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
+	pkg "github.com/consign/consign/package"
 )
 
 func drawTime(t *rapid.T, label string) time.Time {
@@ -36,12 +38,21 @@ func TestStatusRecordRoundTrip(t *testing.T) {
 		for _, id := range rapid.SliceOfN(rapid.StringN(1, 20, -1), 0, 2*recentMessages).Draw(t, "ids") {
 			c.remember(messageHash(id))
 		}
+		for range rapid.IntRange(0, 3).Draw(t, "runs") {
+			h := advertisement.History{Ran: true, LastRun: drawTime(t, "run"), Succeeded: rapid.Bool().Draw(t, "ok")}
+			h.Ran = !h.LastRun.IsZero()
+			ref := pkg.ProgramRef{PackageID: consign.ObjectID(rapid.StringMatching(`CEN[0-9A-F]{5}`).Draw(t, "package")), Program: rapid.String().Draw(t, "program")}
+			c.setRun(ref, h)
+			if got, ok := c.run(ref); !ok || got != h {
+				t.Fatalf("run(%v) = %v, %v after setting %v", ref, got, ok, h)
+			}
+		}
 		data := encodeStatus(c)
 		back, err := decodeStatus(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(back.ClientStatus, c.ClientStatus) || !slices.Equal(back.recent, c.recent) {
+		if !reflect.DeepEqual(back.ClientStatus, c.ClientStatus) || !slices.Equal(back.recent, c.recent) || !slices.Equal(back.runs, c.runs) {
 			t.Fatalf("decoded %+v, want %+v", back, c)
 		}
 		for n := range len(data) {
