@@ -50,6 +50,64 @@ func (s *Site) PutDevices(ctx context.Context, devices ...*collection.Device) er
 	})
 }
 
+// resourceCounterKey is the kindCounter record holding the next ResourceID
+// RegisterDevice hands out.
+const resourceCounterKey = "resourceid"
+
+// firstResourceID is the first ResourceID RegisterDevice hands out.
+// [UNVERIFIED] ConfigMgr numbers system resources from 0x01000000
+// (16777216) upwards in practice; the domain reference does not give the
+// value, and nothing depends on it beyond staying clear of small IDs that
+// imported or hand-made devices tend to use.
+const firstResourceID = 0x01000000
+
+// RegisterDevice is client registration with the site (§3.1): a device
+// known by its SMSUniqueIdentifier gets its ResourceID back, with its
+// discovery data and inventory replaced by d's; a new one gets the next
+// free ResourceID. d.ResourceID is ignored and d is not modified.
+// SMSUniqueIdentifier is required; the rest is validated as PutDevices
+// does. Registration and the first discovery data are one atomic write.
+func (s *Site) RegisterDevice(ctx context.Context, d *collection.Device) (uint32, error) {
+	if d == nil {
+		return 0, consign.Errorf(consign.ErrInvalid, "RegisterDevice", "", "device required")
+	}
+	var rid uint32
+	err := s.commit(ctx, "RegisterDevice", func(t *tx) error {
+		if d.SMSUniqueIdentifier == "" {
+			var probs consign.Problems
+			probs.Add("device.SMSUniqueIdentifier", "required")
+			return probs.Err()
+		}
+		reg := *d
+		id, known := t.st.byUID[d.SMSUniqueIdentifier]
+		if !known {
+			next := max(t.st.resourceCounter, firstResourceID)
+			for {
+				if _, taken := t.st.facts[next]; !taken {
+					break
+				}
+				next++
+			}
+			id = next
+			t.put(kindCounter, resourceCounterKey, nil, next+1)
+		}
+		reg.ResourceID = id
+		if err := reg.Validate(t.st.engine.Schema()); err != nil {
+			return rewrite(err, func(ve *consign.ValidationError) *consign.ValidationError {
+				return &consign.ValidationError{Field: "device." + ve.Field, Value: ve.Value, Rule: ve.Rule}
+			})
+		}
+		b, err := encodeDevice(&reg, t.st.engine.Schema())
+		if err != nil {
+			return consign.Errorf(consign.ErrInvalid, "RegisterDevice", deviceKey(id), "device must hold plain Go values: %v", err)
+		}
+		t.putData(kindDevice, deviceKey(id), nil, b)
+		rid = id
+		return nil
+	})
+	return rid, err
+}
+
 // DeleteDevice deletes a device (its resource record). Its statuses
 // (with the message IDs they remember) and execution history are deleted
 // with it; direct

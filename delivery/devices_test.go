@@ -56,3 +56,44 @@ func TestPutDevicesValidatesTheWholeBatch(t *testing.T) {
 		t.Errorf("a rejected batch wrote device 1: %v", err)
 	}
 }
+
+// Registration hands a new device the next ResourceID and a returning one
+// (same SMSUniqueIdentifier) its own, across a reopen; it validates like
+// PutDevices and writes nothing when refused.
+func TestRegisterDevice(t *testing.T) {
+	e := newEnv(t)
+	e.seed() // devices 1–6, no SMSUniqueIdentifier
+	reg := func(uid, name string) (uint32, error) {
+		d := device(0, name, win7, "CONTOSO.COM/WORKSTATIONS")
+		d.SMSUniqueIdentifier = uid
+		return e.site.RegisterDevice(e.ctx, d)
+	}
+	a := must(reg("GUID:A", "PCA"))
+	b := must(reg("GUID:B", "PCB"))
+	if a != 0x01000000 || b != a+1 {
+		t.Fatalf("new devices got %d and %d, want %d and %d", a, b, 0x01000000, 0x01000001)
+	}
+	e.site.Close()
+	e.site = e.open()
+	if again := must(reg("GUID:A", "PCA-renamed")); again != a {
+		t.Errorf("a returning device got %d, want its own %d", again, a)
+	}
+	if d := must(e.site.Device(a)); d.Name != "PCA-renamed" {
+		t.Errorf("discovery data not replaced: %q", d.Name)
+	}
+	if c := must(reg("GUID:C", "PCC")); c != b+1 {
+		t.Errorf("after reopen a new device got %d, want %d", c, b+1)
+	}
+	if _, err := reg("", "PCX"); !containsField(err, "device.SMSUniqueIdentifier") {
+		t.Errorf("a device without SMSUniqueIdentifier: %v", err)
+	}
+	bad := device(0, "PCY", win7, "X")
+	bad.SMSUniqueIdentifier = "GUID:Y"
+	bad.Inventory["NO_SUCH_CLASS"] = []collection.Instance{{"X": "y"}}
+	if _, err := e.site.RegisterDevice(e.ctx, bad); !errors.Is(err, consign.ErrInvalid) {
+		t.Errorf("an invalid device: %v", err)
+	}
+	if c := must(reg("GUID:D", "PCD")); c != b+2 {
+		t.Errorf("a refused registration used up ResourceID %d", b+2)
+	}
+}

@@ -36,6 +36,11 @@ type Policy struct {
 	Revision int64
 	// Offers are ordered by advertisement ID.
 	Offers []Offer
+	// Windows are the enabled maintenance windows of every collection the
+	// device is in (§1.7), so that a device can decide for itself, at any
+	// time until its next policy, when a program may run (§3.6). They are
+	// the Site's own immutable copies: treat them as read-only.
+	Windows []collection.ServiceWindow
 }
 
 // Offer is one advertisement as a device sees it: the flattened
@@ -88,6 +93,8 @@ type deviceFacts struct {
 	// "…Advanced Server 5.2"): the device class deployments'
 	// SuppressReboot distinguishes (§1.15).
 	server bool
+	// uid is the device's SMSUniqueIdentifier ("" when it has none).
+	uid string
 }
 
 // Policy returns the policy for a device: the advertisements targeting any
@@ -111,6 +118,9 @@ func (s *Site) Policy(ctx context.Context, resourceID uint32, dev *DeviceState) 
 		now := s.now()
 		out = &Policy{ResourceID: resourceID, Generated: now, Revision: st.rev}
 		cols := st.engine.CollectionsOf(resourceID)
+		for _, c := range cols {
+			out.Windows = append(out.Windows, st.colWindows[c]...)
+		}
 		ads := st.adsFor(cols)
 		if len(ads) == 0 {
 			return nil

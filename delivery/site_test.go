@@ -568,3 +568,23 @@ func TestUpdatePackageSource(t *testing.T) {
 		t.Errorf("a rejected update changed SourceVersion to %d", p.SourceVersion)
 	}
 }
+
+// A device's policy carries the maintenance windows of its collections, so
+// that the device can decide for itself when a program may run.
+func TestPolicyCarriesWindows(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	c := must(e.site.Collection(col.ID))
+	w := collection.ServiceWindow{ID: "nightly", Name: "Nightly", Enabled: true, Type: collection.WindowGeneral,
+		Schedule: schedule.Token{Type: schedule.Interval, Start: time.Date(2026, 11, 1, 1, 0, 0, 0, time.UTC), IsGMT: true, HourDuration: 2, DaySpan: 1}}
+	c.ServiceWindows = []collection.ServiceWindow{w, {ID: "off", Name: "Disabled", Type: collection.WindowGeneral, Schedule: w.Schedule}}
+	if err := e.site.UpdateCollection(e.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(e.site.Policy(e.ctx, 1, nil)).Windows; len(got) != 1 || got[0].ID != "nightly" {
+		t.Errorf("member's policy windows = %+v, want the enabled nightly window", got)
+	}
+	if got := must(e.site.Policy(e.ctx, 5, nil)).Windows; len(got) != 0 {
+		t.Errorf("non-member's policy windows = %+v, want none", got)
+	}
+}

@@ -145,6 +145,10 @@ type state struct {
 	ciCounter, assignmentCounter uint32
 	history                      map[uint32]map[pkg.ProgramRef]advertisement.History
 	facts                        map[uint32]deviceFacts
+	// byUID finds a device by its SMSUniqueIdentifier (RegisterDevice).
+	byUID map[string]uint32
+	// resourceCounter is the next ResourceID RegisterDevice hands out.
+	resourceCounter uint32
 	// windows holds the enabled maintenance windows of each collection that
 	// has any (§1.7), for the offer decision.
 	colWindows map[consign.ObjectID][]collection.ServiceWindow
@@ -184,6 +188,7 @@ func newState(o Options) *state {
 		deployments:    make(map[uint32]*updates.Deployment),
 		history:        make(map[uint32]map[pkg.ProgramRef]advertisement.History),
 		facts:          make(map[uint32]deviceFacts),
+		byUID:          make(map[string]uint32),
 		colWindows:     make(map[consign.ObjectID][]collection.ServiceWindow),
 		applicable:     make(map[consign.ObjectID][]*adState),
 		locations:      make(map[string]*time.Location),
@@ -215,7 +220,7 @@ func (st *state) apply(c Change, now time.Time) error {
 	}
 	switch r.Kind {
 	case kindCounter:
-		n := map[string]*uint32{counterKey: &st.counter, ciCounterKey: &st.ciCounter, assignmentCounterKey: &st.assignmentCounter}[r.Key]
+		n := map[string]*uint32{counterKey: &st.counter, ciCounterKey: &st.ciCounter, assignmentCounterKey: &st.assignmentCounter, resourceCounterKey: &st.resourceCounter}[r.Key]
 		switch {
 		case n == nil:
 			return nil
@@ -452,6 +457,7 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 		return err
 	}
 	if c.Deleted {
+		st.forgetUID(id)
 		delete(st.facts, id)
 		delete(st.scanTime, id)
 		st.membership(st.engine.RemoveDevice(id))
@@ -473,10 +479,21 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 			return err
 		}
 	}
+	st.forgetUID(id)
 	st.facts[id] = deviceFacts{os: osInfo(d), loc: st.location(d.TimeZone), client: networkOf(d),
-		server: strings.Contains(strings.ToLower(d.OperatingSystemNameandVersion), "server")}
+		server: strings.Contains(strings.ToLower(d.OperatingSystemNameandVersion), "server"), uid: d.SMSUniqueIdentifier}
+	if d.SMSUniqueIdentifier != "" {
+		st.byUID[d.SMSUniqueIdentifier] = id
+	}
 	st.membership(delta)
 	return nil
+}
+
+// forgetUID drops the SMSUniqueIdentifier index entry of device id.
+func (st *state) forgetUID(id uint32) {
+	if uid := st.facts[id].uid; uid != "" && st.byUID[uid] == id {
+		delete(st.byUID, uid)
+	}
 }
 
 // membership follows collection membership changes into the advertisements'
