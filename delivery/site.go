@@ -80,6 +80,16 @@ func (s *Site) Close() error {
 	return nil
 }
 
+// Revision is the store revision the Site's memory reflects. It moves
+// with every write the Site makes or catches up with, so a cache of
+// anything computed from the Site (a device's policy, say) is current while
+// the revision it was computed at is.
+func (s *Site) Revision() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.rev
+}
+
 // SiteCode returns the site's code.
 func (s *Site) SiteCode() consign.SiteCode { return s.opts.SiteCode }
 
