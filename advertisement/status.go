@@ -185,6 +185,21 @@ func (e Event) String() string {
 	return fmt.Sprintf("Event(%d)", int(e))
 }
 
+// RunOutcome reports whether e ends a run of the program and, if so,
+// whether the run succeeded: what the execution history records (§3.2 4a,
+// the history rerun rules are checked against), on the site and on the
+// device alike. A restart still pending counts as success (§3.5: "No
+// action required" with 3010 records success).
+func (e Event) RunOutcome() (succeeded, final bool) {
+	switch e {
+	case EventSucceeded, EventSucceededMIF, EventRestartPending, EventTSSucceeded:
+		return true, true
+	case EventFailed, EventFailedMIF, EventContentHashMismatch, EventExceededTime, EventTSFailed:
+		return false, true
+	}
+	return false, false
+}
+
 // MessageID returns the ConfigMgr status message ID for e where the reference
 // marks it verified (§3.5), and 0 otherwise: §8 item 1 warns against the
 // commonly quoted but unverified IDs (10003, 10018, …).

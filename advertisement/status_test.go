@@ -214,3 +214,26 @@ func final(s advertisement.DeliveryState) bool {
 	}
 	return false
 }
+
+// The events that end a run, and whether the run succeeded (§3.2 4a,
+// §3.5): what the execution history records.
+func TestRunOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		e                advertisement.Event
+		succeeded, final bool
+	}{
+		{advertisement.EventSucceeded, true, true},
+		{advertisement.EventRestartPending, true, true},
+		{advertisement.EventTSSucceeded, true, true},
+		{advertisement.EventFailed, false, true},
+		{advertisement.EventContentHashMismatch, false, true},
+		{advertisement.EventExceededTime, false, true},
+		{advertisement.EventStarted, false, false},
+		{advertisement.EventReceived, false, false},
+		{advertisement.EventDownloadStarted, false, false},
+	} {
+		if s, f := tc.e.RunOutcome(); s != tc.succeeded || f != tc.final {
+			t.Errorf("%v.RunOutcome() = %v, %v; want %v, %v", tc.e, s, f, tc.succeeded, tc.final)
+		}
+	}
+}

@@ -211,12 +211,13 @@ func (st *state) offer(a *adState, rid uint32, df advertisement.DeviceFacts, his
 	return o
 }
 
-// osInfo derives the platform facts the program requirements are checked
+// DeviceOS derives the platform facts program requirements are checked
 // against (SMS_OS_Details, §1.3) from a device's discovery and inventory
-// data: the Windows NT version from SMS_G_System_OPERATING_SYSTEM.Version
+// data, as a Site does for its policy and a device agent does for its own
+// decisions: the Windows NT version from SMS_G_System_OPERATING_SYSTEM.Version
 // (or the "…NT Workstation 6.1" suffix of OperatingSystemNameandVersion),
 // and I386/x64/IA64 from SMS_G_System_COMPUTER_SYSTEM.SystemType.
-func osInfo(d *collection.Device) pkg.OSInfo {
+func DeviceOS(d *collection.Device) pkg.OSInfo {
 	info := pkg.OSInfo{Platform: "I386"}
 	name := d.OperatingSystemNameandVersion
 	if strings.Contains(strings.ToLower(name), "windows nt") || strings.Contains(strings.ToLower(name), "microsoft windows") {

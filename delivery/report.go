@@ -169,7 +169,7 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 		} else {
 			p.cs.ClientStatus = p.cs.Apply(m)
 		}
-		if succeeded, final := runOutcome(m.Event); final {
+		if succeeded, final := m.Event.RunOutcome(); final {
 			// A run is recorded unless an equal or later one is known
 			// (messages may arrive out of order).
 			h := t.st.history[resourceID][ref]
@@ -196,21 +196,6 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 // have when applied in order.
 func later(a, b advertisement.History) bool {
 	return a.Ran && (!b.Ran || !a.LastRun.Before(b.LastRun))
-}
-
-// runOutcome reports whether an event ends a run of the program and, if
-// so, whether the run succeeded: what execution history records (§3.2 4a).
-// A restart still pending counts as success (§3.5: "No action required"
-// with 3010 records success).
-func runOutcome(e advertisement.Event) (succeeded, final bool) {
-	switch e {
-	case advertisement.EventSucceeded, advertisement.EventSucceededMIF, advertisement.EventRestartPending, advertisement.EventTSSucceeded:
-		return true, true
-	case advertisement.EventFailed, advertisement.EventFailedMIF, advertisement.EventContentHashMismatch,
-		advertisement.EventExceededTime, advertisement.EventTSFailed:
-		return false, true
-	}
-	return false, false
 }
 
 // runsFirst reports whether ref is on the "run another program first" chain

@@ -480,7 +480,7 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 		}
 	}
 	st.forgetUID(id)
-	st.facts[id] = deviceFacts{os: osInfo(d), loc: st.location(d.TimeZone), client: networkOf(d),
+	st.facts[id] = deviceFacts{os: DeviceOS(d), loc: st.location(d.TimeZone), client: networkOf(d),
 		server: strings.Contains(strings.ToLower(d.OperatingSystemNameandVersion), "server"), uid: d.SMSUniqueIdentifier}
 	if d.SMSUniqueIdentifier != "" {
 		st.byUID[d.SMSUniqueIdentifier] = id

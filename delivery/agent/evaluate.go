@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"strings"
 	"time"
 
 	"github.com/consign/consign"
@@ -230,7 +229,7 @@ func packageOf(p *httpmp.PolicyPayload, o *httpmp.PolicyOffer, id consign.Object
 // platform (as the site derives it) and its time zone (UTC when empty or
 // unknown; ok is false for an unknown one).
 func factsOf(d *collection.Device) (f facts, ok bool) {
-	f.os, f.loc, ok = osInfo(d), time.UTC, true
+	f.os, f.loc, ok = delivery.DeviceOS(d), time.UTC, true
 	if d.TimeZone != "" {
 		loc, err := time.LoadLocation(d.TimeZone)
 		if err != nil {
@@ -239,42 +238,4 @@ func factsOf(d *collection.Device) (f facts, ok bool) {
 		f.loc = loc
 	}
 	return f, true
-}
-
-// osInfo derives the platform facts program requirements are checked
-// against (SMS_OS_Details, §1.3) from a device's discovery and inventory
-// data, as the site does (delivery's osInfo; copied so that the agent and
-// the site decide alike): the Windows NT version from
-// SMS_G_System_OPERATING_SYSTEM.Version (or the "…NT Workstation 6.1"
-// suffix of OperatingSystemNameandVersion), and I386/x64/IA64 from
-// SMS_G_System_COMPUTER_SYSTEM.SystemType.
-func osInfo(d *collection.Device) pkg.OSInfo {
-	info := pkg.OSInfo{Platform: "I386"}
-	name := d.OperatingSystemNameandVersion
-	if strings.Contains(strings.ToLower(name), "windows nt") || strings.Contains(strings.ToLower(name), "microsoft windows") {
-		info.Name = "Win NT"
-	}
-	if i := strings.LastIndexByte(name, ' '); i >= 0 {
-		if v, err := pkg.ParseFileVersion(name[i+1:]); err == nil {
-			info.Version = v
-		}
-	}
-	if rows := d.Inventory["SMS_G_System_OPERATING_SYSTEM"]; len(rows) > 0 {
-		if s, ok := rows[0]["Version"].(string); ok {
-			if v, err := pkg.ParseFileVersion(s); err == nil {
-				info.Version = v
-			}
-		}
-	}
-	if rows := d.Inventory["SMS_G_System_COMPUTER_SYSTEM"]; len(rows) > 0 {
-		if s, ok := rows[0]["SystemType"].(string); ok {
-			switch ls := strings.ToLower(s); {
-			case strings.HasPrefix(ls, "x64"):
-				info.Platform = "x64"
-			case strings.HasPrefix(ls, "itanium"), strings.HasPrefix(ls, "ia64"):
-				info.Platform = "IA64"
-			}
-		}
-	}
-	return info
 }

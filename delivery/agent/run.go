@@ -287,26 +287,12 @@ func (a *Agent) finish(d *decision, st *offerState, s step) {
 	if a.report(d.id, nil, s.event, s.exitCode, s.detail) == nil {
 		st.Note, st.NoteDue = s.event.String(), st.Due
 	}
-	if ok, final := runOutcome(s.event); final {
+	if ok, final := s.event.RunOutcome(); final {
 		a.setHistory(main, advertisement.History{Ran: true, LastRun: now, Succeeded: ok})
 	} else {
 		st.Done = true
 	}
 	kick(a.kickSend)
-}
-
-// runOutcome reports whether an event ends a run of the program and, if
-// so, whether it succeeded: what the site's status intake records in the
-// execution history (§3.2 4a), so that both keep the same history.
-func runOutcome(e advertisement.Event) (succeeded, final bool) {
-	switch e {
-	case advertisement.EventSucceeded, advertisement.EventSucceededMIF, advertisement.EventRestartPending, advertisement.EventTSSucceeded:
-		return true, true
-	case advertisement.EventFailed, advertisement.EventFailedMIF, advertisement.EventContentHashMismatch,
-		advertisement.EventExceededTime, advertisement.EventTSFailed:
-		return false, true
-	}
-	return false, false
 }
 
 // content gets package id's content for a run of offer d (§3.3, §3.4):
@@ -473,7 +459,7 @@ func (a *Agent) execute(ctx context.Context, d *decision, prog *pkg.Program, dir
 		}
 	}
 	a.emit(Event{Kind: EventRunFinished, AdvertisementID: d.id, Program: ref, Status: ev, ExitCode: out.ExitCode, Detail: detail})
-	if ok, final := runOutcome(ev); final && dep {
+	if ok, final := ev.RunOutcome(); final && dep {
 		// The advertised program's run is recorded by finish, with the
 		// advertisement's status.
 		a.setHistory(ref, advertisement.History{Ran: true, LastRun: a.now(), Succeeded: ok})
