@@ -93,9 +93,7 @@ func (s *Site) RegisterDevice(ctx context.Context, d *collection.Device) (uint32
 		}
 		reg.ResourceID = id
 		if err := reg.Validate(t.st.engine.Schema()); err != nil {
-			return rewrite(err, func(ve *consign.ValidationError) *consign.ValidationError {
-				return &consign.ValidationError{Field: "device." + ve.Field, Value: ve.Value, Rule: ve.Rule}
-			})
+			return under(err, "device")
 		}
 		b, err := encodeDevice(&reg, t.st.engine.Schema())
 		if err != nil {

@@ -42,7 +42,7 @@ func (s *Site) Report(ctx context.Context, resourceID uint32, msgs []advertiseme
 			return notFound("Report", "device "+deviceKey(resourceID))
 		}
 		var probs consign.Problems
-		t.planReport(resourceID, msgs, func() string { return "msgs" }, &res, &probs)
+		t.planReport(resourceID, msgs, func(i int) string { return fmt.Sprintf("msgs[%d]", i) }, func(int) *ReportResult { return &res }, &probs)
 		return probs.Err()
 	})
 	return res, err
@@ -58,20 +58,23 @@ type DeviceReport struct {
 // as a management point forwards them: Report for each, validated as a
 // whole (every problem named, reports[i].Messages[j]…) and written in one
 // atomic Store write, so that high-volume intake costs one write, not one
-// per device. A device may appear more than once; its batches are taken
-// in order.
-func (s *Site) ReportMany(ctx context.Context, reports []DeviceReport) (ReportResult, error) {
-	// Merge each device's batches, so messages of one device are applied
-	// together in time order. A message's field names the first report of
-	// its device and its position among that device's messages.
+// per device. The result for reports[i] is results[i]. A device may
+// appear more than once; its batches are taken in order, together (a
+// message resent in a later report of the same call counts there as a
+// duplicate).
+func (s *Site) ReportMany(ctx context.Context, reports []DeviceReport) (results []ReportResult, err error) {
+	// Each device's batches are merged, so that messages of one device are
+	// applied together in time order; from says where each merged message
+	// came from.
+	type origin struct{ report, pos int }
 	type group struct {
-		rid   uint32
-		first int
-		msgs  []advertisement.Message
+		rid  uint32
+		msgs []advertisement.Message
+		from []origin // nil while the group is one whole report
+		one  int      // that report
 	}
-	var res ReportResult
-	err := s.commit(ctx, "ReportMany", func(t *tx) error {
-		res = ReportResult{}
+	err = s.commit(ctx, "ReportMany", func(t *tx) error {
+		results = make([]ReportResult, len(reports))
 		var probs consign.Problems
 		groups := make([]group, 0, len(reports))
 		at := make(map[uint32]int, len(reports))
@@ -80,31 +83,64 @@ func (s *Site) ReportMany(ctx context.Context, reports []DeviceReport) (ReportRe
 				probs.AddValue(fmt.Sprintf("reports[%d].ResourceID", i), r.ResourceID, "must name a device of this site")
 				continue
 			}
-			if g, seen := at[r.ResourceID]; seen {
-				// Clip: never append into the caller's array.
-				groups[g].msgs = append(slices.Clip(groups[g].msgs), r.Messages...)
+			g, seen := at[r.ResourceID]
+			if !seen {
+				at[r.ResourceID] = len(groups)
+				groups = append(groups, group{rid: r.ResourceID, msgs: r.Messages, one: i})
 				continue
 			}
-			at[r.ResourceID] = len(groups)
-			groups = append(groups, group{r.ResourceID, i, r.Messages})
+			gr := &groups[g]
+			if gr.from == nil {
+				for j := range gr.msgs {
+					gr.from = append(gr.from, origin{gr.one, j})
+				}
+			}
+			for j := range r.Messages {
+				gr.from = append(gr.from, origin{i, j})
+			}
+			// Clip: never append into the caller's array.
+			gr.msgs = append(slices.Clip(gr.msgs), r.Messages...)
 		}
 		t.grow(len(groups)) // a status per device, typically
 		for _, g := range groups {
-			t.planReport(g.rid, g.msgs, func() string { return fmt.Sprintf("reports[%d].Messages", g.first) }, &res, &probs)
+			where := func(i int) origin {
+				if g.from == nil {
+					return origin{g.one, i}
+				}
+				return g.from[i]
+			}
+			t.planReport(g.rid, g.msgs,
+				func(i int) string { o := where(i); return fmt.Sprintf("reports[%d].Messages[%d]", o.report, o.pos) },
+				func(i int) *ReportResult { return &results[where(i).report] }, &probs)
 		}
 		return probs.Err()
 	})
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// Total adds up ReportMany's results.
+func Total(results []ReportResult) ReportResult {
+	var t ReportResult
+	for _, r := range results {
+		t.Accepted += r.Accepted
+		t.Duplicates += r.Duplicates
+		t.Unknown += r.Unknown
+	}
+	return t
 }
 
 // planReport plans one device's status messages: validated (problems go
-// to probs, under the field prefix field()), duplicates and unknown
-// advertisements counted in res, the rest applied in time order to the
+// to probs, message i's under field(i)), duplicates and unknown
+// advertisements counted in res(i), the rest applied in time order to the
 // device's statuses and execution history.
-func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field func() string, res *ReportResult, probs *consign.Problems) {
+func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field func(i int) string, res func(i int) *ReportResult, probs *consign.Problems) {
 	type taken struct {
 		m advertisement.Message
 		a *adState
+		i int // the message's index in msgs
 	}
 	batch := make([]taken, 0, len(msgs))
 	bad := probs.Len()
@@ -113,23 +149,23 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 			m.ResourceID = resourceID
 		}
 		if m.ResourceID != resourceID {
-			probs.AddValue(fmt.Sprintf("%s[%d].ResourceID", field(), i), m.ResourceID, fmt.Sprintf("must be the reporting device %d", resourceID))
+			probs.AddValue(field(i)+".ResourceID", m.ResourceID, fmt.Sprintf("must be the reporting device %d", resourceID))
 			continue
 		}
 		if err := m.Validate(); err != nil {
-			probs.Merge(prefixed(err, field(), i))
+			probs.Merge(under(err, field(i)))
 			continue
 		}
 		a, ok := t.st.ads[m.AdvertisementID]
 		if !ok {
-			res.Unknown++
+			res(i).Unknown++
 			continue
 		}
 		if m.RunFirst != nil && !t.runsFirst(a.ad, *m.RunFirst) {
-			probs.AddValue(fmt.Sprintf("%s[%d].RunFirst", field(), i), m.RunFirst.String(), "must be a program the advertised program runs first")
+			probs.AddValue(field(i)+".RunFirst", m.RunFirst.String(), "must be a program the advertised program runs first")
 			continue
 		}
-		batch = append(batch, taken{m, a})
+		batch = append(batch, taken{m, a, i})
 	}
 	if probs.Len() > bad {
 		return
@@ -157,12 +193,12 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 		p := &statuses[j]
 		h := messageHash(m.ID)
 		if p.cs.seen(h) {
-			res.Duplicates++
+			res(b.i).Duplicates++
 			continue
 		}
 		p.cs.remember(h)
 		p.took = true
-		res.Accepted++
+		res(b.i).Accepted++
 		ref := pkg.ProgramRef{PackageID: b.a.ad.PackageID, Program: b.a.ad.ProgramName}
 		if m.RunFirst != nil {
 			ref = *m.RunFirst // a program run first: its history only (§1.3)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/consign/consign"
+	"github.com/consign/consign/collection/wql"
 )
 
 // Site is one ConfigMgr-style primary site: the concrete type programs call.
@@ -89,6 +90,10 @@ func (s *Site) Revision() int64 {
 	defer s.mu.RUnlock()
 	return s.st.rev
 }
+
+// Schema is the WQL schema the Site's collections and devices are checked
+// against (Options.Schema, or the default).
+func (s *Site) Schema() *wql.Schema { return s.st.engine.Schema() }
 
 // SiteCode returns the site's code.
 func (s *Site) SiteCode() consign.SiteCode { return s.opts.SiteCode }

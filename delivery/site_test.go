@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -358,10 +359,15 @@ func TestReportMany(t *testing.T) {
 	got := must(e.site.ReportMany(e.ctx, []delivery.DeviceReport{
 		{ResourceID: 1, Messages: []advertisement.Message{msg("a", advertisement.EventStarted, 0)}},
 		{ResourceID: 2, Messages: []advertisement.Message{msg("a", advertisement.EventStarted, 0), msg("b", advertisement.EventFailed, time.Minute)}},
-		{ResourceID: 1, Messages: []advertisement.Message{msg("b", advertisement.EventSucceeded, time.Minute), msg("a", advertisement.EventStarted, 0)}},
+		{ResourceID: 1, Messages: []advertisement.Message{msg("b", advertisement.EventSucceeded, time.Minute), msg("a", advertisement.EventStarted, 0),
+			{ID: "c", AdvertisementID: "CEN99999", Event: advertisement.EventStarted, Time: t0}}},
 	}))
-	if got.Accepted != 4 || got.Duplicates != 1 {
-		t.Errorf("ReportMany: %+v; want 4 accepted, 1 duplicate", got)
+	want := []delivery.ReportResult{{Accepted: 1}, {Accepted: 2}, {Accepted: 1, Duplicates: 1, Unknown: 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ReportMany: %+v; want %+v", got, want)
+	}
+	if tot := delivery.Total(got); tot != (delivery.ReportResult{Accepted: 4, Duplicates: 1, Unknown: 1}) {
+		t.Errorf("Total: %+v", tot)
 	}
 	if after := rev(); after != before+1 {
 		t.Errorf("ReportMany took %d store writes, want 1", after-before)
@@ -375,8 +381,9 @@ func TestReportMany(t *testing.T) {
 	_, err := e.site.ReportMany(e.ctx, []delivery.DeviceReport{
 		{ResourceID: 99, Messages: []advertisement.Message{msg("x", advertisement.EventStarted, 0)}},
 		{ResourceID: 3, Messages: []advertisement.Message{msg("y", advertisement.EventStarted, 0), {ID: "", AdvertisementID: ad, Event: advertisement.EventStarted, Time: t0}}},
+		{ResourceID: 3, Messages: []advertisement.Message{{ID: "z", AdvertisementID: ad, Time: t0}}},
 	})
-	for _, f := range []string{"reports[0].ResourceID", "reports[1].Messages[1].Message.ID"} {
+	for _, f := range []string{"reports[0].ResourceID", "reports[1].Messages[1].Message.ID", "reports[2].Messages[0].Message.Event"} {
 		if !containsField(err, f) {
 			t.Errorf("bad reports: %v does not name %s", err, f)
 		}

@@ -167,8 +167,14 @@ func mustDecode(data []byte, v any) {
 // prefixed puts a path prefix such as "NewPrograms[2]" before the field of
 // every validation error in err.
 func prefixed(err error, field string, i int) error {
+	return under(err, fmt.Sprintf("%s[%d]", field, i))
+}
+
+// under puts prefix and a dot before the field of every validation error
+// in err ("device" + "Name" → "device.Name").
+func under(err error, prefix string) error {
 	return rewrite(err, func(ve *consign.ValidationError) *consign.ValidationError {
-		return &consign.ValidationError{Field: fmt.Sprintf("%s[%d].%s", field, i, ve.Field), Value: ve.Value, Rule: ve.Rule}
+		return &consign.ValidationError{Field: prefix + "." + ve.Field, Value: ve.Value, Rule: ve.Rule}
 	})
 }
 

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/consign/consign"
-	"github.com/consign/consign/collection"
 	"github.com/consign/consign/collection/wql"
 	"github.com/consign/consign/delivery"
 	"github.com/consign/consign/delivery/httpdp"
@@ -51,9 +50,9 @@ type Options struct {
 	// ends only when it finds the device's ETag stale at its start, or at
 	// WaitTimeout.
 	Notifier *Notifier
-	// Schema is the WQL schema of the Site (its delivery.Options.Schema),
-	// used to give the JSON values of a device's properties and inventory
-	// their types. Default collection.DefaultSchema().
+	// Schema is the WQL schema that gives the JSON values of a device's
+	// properties and inventory their types. Default: the Site's
+	// (Site.Schema).
 	Schema *wql.Schema
 	// PolicyTTL is how long a signed policy or manifest is valid; a device
 	// cut off from the site for longer freezes rather than act on stale
@@ -104,7 +103,6 @@ type Server struct {
 	policies  policies
 	manifests manifests
 	batch     batcher
-	recent    *recentIDs
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -151,7 +149,6 @@ func NewServer(site *delivery.Site, opts Options) (*Server, error) {
 		policies:  policies{m: make(map[uint32]*policyEntry)},
 		manifests: manifests{m: make(map[manifestKey]*manifestSnap), lastSerial: make(map[manifestKey]uint64)},
 		batch:     batcher{delay: batchDelay, max: batchDevices},
-		recent:    newRecentIDs(),
 		closing:   make(chan struct{}),
 	}
 	if s.signer == nil {
@@ -164,7 +161,7 @@ func NewServer(site *delivery.Site, opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.schema == nil {
-		s.schema = collection.DefaultSchema()
+		s.schema = site.Schema()
 	}
 	return s, nil
 }
@@ -475,9 +472,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, st *reqSta
 		return err
 	}
 	if len(job.msgs) > 0 {
-		if s.recent.any(job.keys) {
-			s.reportAlone(r.Context(), job)
-		} else if err := s.submit(r.Context(), job); err != nil {
+		if err := s.submit(r.Context(), job); err != nil {
 			return err // the job may still be in a batch: its outcome is not ours to read
 		}
 		if job.err != nil {

@@ -150,8 +150,8 @@ func intake(b *testing.B, spec string, total, devices, perDevice, perCall int) {
 				batch[i] = delivery.DeviceReport{ResourceID: rid, Messages: msgs}
 			}
 			b.StartTimer()
-			r, err := s.ReportMany(ctx, batch)
-			if err != nil || r.Accepted != perCall*perDevice {
+			rs, err := s.ReportMany(ctx, batch)
+			if r := delivery.Total(rs); err != nil || r.Accepted != perCall*perDevice {
 				b.Fatalf("ReportMany: %+v, %v", r, err)
 			}
 			sent += perCall * perDevice
