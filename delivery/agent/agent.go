@@ -111,6 +111,11 @@ type Config struct {
 	// Rand draws the jitter of poll times and back-offs. It is used under
 	// the agent's own lock. Nil means a randomly seeded source.
 	Rand *rand.Rand
+	// PushJitter, when positive, delays the agent's reaction to a push by
+	// a random time up to it, so that a push to a whole fleet does not
+	// have every device fetch policy and content in the same instant.
+	// Zero reacts at once.
+	PushJitter time.Duration
 	// PollInterval is how often the agent asks for policy when no push
 	// reaches it. Zero means the registration's interval, or
 	// DefaultPollInterval.
@@ -347,7 +352,7 @@ func New(cfg Config) (*Agent, error) {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"PollInterval", cfg.PollInterval}, {"Countdown", cfg.Countdown}, {"RetryInterval", cfg.RetryInterval},
+	}{{"PollInterval", cfg.PollInterval}, {"PushJitter", cfg.PushJitter}, {"Countdown", cfg.Countdown}, {"RetryInterval", cfg.RetryInterval},
 		{"Backoff", cfg.Backoff}, {"MaxBackoff", cfg.MaxBackoff}} {
 		if f.d < 0 {
 			ps.AddValue("Config."+f.name, f.d, "0 (the default) or more")
@@ -785,6 +790,14 @@ func (a *Agent) waitLoop(ctx context.Context) {
 			continue
 		}
 		fail.reset()
+		if changed && a.cfg.PushJitter > 0 {
+			// Spread a fleet's reaction to one push (a thundering herd):
+			// every device woken at once would fetch policy and content
+			// at once.
+			if !sleep(ctx, time.Duration(a.randFloat()*float64(a.cfg.PushJitter))) {
+				return
+			}
+		}
 		if !changed {
 			if time.Since(began) < minLongPoll {
 				// A site that answers a long poll at once would have the

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -475,4 +476,36 @@ func count[T comparable](s []T, v T) int {
 func outboxLen(t testing.TB, st *agent.State) int {
 	ob := must(agent.NewOutbox(st, nil))
 	return must(ob.Len())
+}
+
+// maxSource makes every random draw the largest: a jitter is its whole
+// bound.
+type maxSource struct{}
+
+func (maxSource) Uint64() uint64 { return ^uint64(0) }
+
+// PushJitter delays the reaction to a push by a random time up to it; at
+// zero the agent reacts at once.
+func TestPushJitterDelaysTheReaction(t *testing.T) {
+	for _, jitter := range []time.Duration{0, 300 * time.Millisecond} {
+		e := newEnv(t)
+		d := device("PC01")
+		e.register(d)
+		coll := e.collection()
+		p := e.newPackage("App", map[string]string{"setup.exe": "MZ"}, program("Install", "setup.exe /s"))
+		r := e.newRig(d, "", func(c *agent.Config) { c.PushJitter, c.Rand = jitter, rand.New(maxSource{}) })
+		r.start()
+		waitFor(t, "the first policy", func() bool { return r.count(agent.EventPolicy) == 1 })
+		pushed := time.Now()
+		e.advertise("App", p, "Install", coll, nil) // the site's Transport pushes
+		e.mp.notify()
+		waitFor(t, "the new policy", func() bool { return r.count(agent.EventPolicy) == 2 })
+		took := time.Since(pushed)
+		if jitter > 0 && took < jitter*9/10 {
+			t.Errorf("PushJitter %v: reacted after %v", jitter, took)
+		}
+		if jitter == 0 && took > 250*time.Millisecond {
+			t.Errorf("no PushJitter: reacted after %v", took)
+		}
+	}
 }

@@ -13,7 +13,9 @@
 //     has registered, a mandatory advertisement of the package's program
 //     to it. The management point pushes the new policy to the agents'
 //     long polls, so they act within seconds instead of at their next
-//     hourly poll;
+//     hourly poll; each waits a random moment up to -push-jitter first
+//     (1 ms per device by default), so that the fleet does not fetch
+//     policy and content in one instant;
 //  5. a live progress line from the advertisement's status summary, then
 //     the final summary, the time from advertisement to 99 % Succeeded and
 //     the process's memory. The run ends by itself.
@@ -63,13 +65,17 @@ func main() {
 	devices := flag.Int("devices", 1000, "how many device agents to run")
 	storeSpec := flag.String("store", "memory", storeopen.Usage+" (a fresh one: the example builds its site from scratch)")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
+	jitter := flag.Duration("push-jitter", 0, "agents spread their reaction to a push over this long (default: 1 ms per device)")
 	flag.Parse()
 	if *devices < 1 {
 		log.Fatal("-devices must be at least 1")
 	}
+	if *jitter == 0 {
+		*jitter = time.Duration(*devices) * time.Millisecond
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := run(ctx, *storeSpec, *devices); err != nil {
+	if err := run(ctx, *storeSpec, *devices, *jitter); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -88,7 +94,7 @@ type dp struct {
 	url       string
 }
 
-func run(ctx context.Context, storeSpec string, devices int) error {
+func run(ctx context.Context, storeSpec string, devices int, jitter time.Duration) error {
 	tmp, err := os.MkdirTemp("", "consign-fleet-")
 	if err != nil {
 		return err
@@ -217,7 +223,11 @@ func run(ctx context.Context, storeSpec string, devices int) error {
 	fmt.Printf("Starting %d agents…\n", devices)
 	start := time.Now()
 	fl := &fleet{}
-	client := &http.Client{Transport: &http.Transport{Protocols: h2c(), MaxIdleConnsPerHost: 64}}
+	// The agents' client speaks only unencrypted HTTP/2 (with HTTP/1.1 also
+	// allowed it would use HTTP/1.1, a connection per request in flight).
+	var h2only http.Protocols
+	h2only.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &h2only}}
 	agentCtx, stopAgents := context.WithCancel(ctx)
 	defer stopAgents()
 	var g errgroup.Group
@@ -229,7 +239,7 @@ func run(ctx context.Context, storeSpec string, devices int) error {
 		} else {
 			win7Count++
 		}
-		a, closeAgent, err := newAgent(tmp, i, osName, mpURL, client, fl)
+		a, closeAgent, err := newAgent(tmp, i, osName, mpURL, client, jitter, fl)
 		if err != nil {
 			return err
 		}
@@ -380,8 +390,9 @@ func (f *fleet) waitFor(ctx context.Context, cond func() bool) error {
 }
 
 // newAgent makes device i's agent: its own state file and cache folder, a
-// simulated executor whose installs take 0.5–2 s, and the shared client.
-func newAgent(tmp string, i int, osName, mpURL string, client *http.Client, fl *fleet) (*agent.Agent, func(), error) {
+// simulated executor whose installs take 0.5–2 s, the shared client, and
+// the push jitter.
+func newAgent(tmp string, i int, osName, mpURL string, client *http.Client, jitter time.Duration, fl *fleet) (*agent.Agent, func(), error) {
 	dir := filepath.Join(tmp, "agents", fmt.Sprintf("%05d", i))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
@@ -409,6 +420,7 @@ func newAgent(tmp string, i int, osName, mpURL string, client *http.Client, fl *
 		State: st, Cache: cache, Executor: exec,
 		Downloader: &httpdp.Downloader{Client: client},
 		Rand:       rng,
+		PushJitter: jitter,
 		OnEvent:    fl.event,
 	})
 	if err != nil {
