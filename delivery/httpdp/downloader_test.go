@@ -563,3 +563,22 @@ func TestFetchNoSources(t *testing.T) {
 		t.Errorf("files %+v", res.Files)
 	}
 }
+
+// NoSync (simulations only) skips the syncs, not the checks: the files end
+// up the same, verified.
+func TestFetchNoSync(t *testing.T) {
+	files := fetchFiles()
+	lib, err := fslibrary.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := publish(t, lib, testPkg, 3, files)
+	src := httpdp.Source{BaseURL: serve(t, httpdp.NewServer(lib, nil)).URL}
+	dir := filepath.Join(t.TempDir(), "cache", "CEN00001.3")
+	d := newDownloader()
+	d.NoSync = true
+	if _, err := d.Fetch(context.Background(), []httpdp.Source{src}, testPkg, 3, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, dir, files)
+}

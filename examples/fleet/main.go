@@ -418,7 +418,8 @@ func newAgent(tmp string, i int, osName, mpURL string, client *http.Client, jitt
 			OperatingSystemNameandVersion: osName, ResourceDomainORWorkgroup: "CONTOSO", Client: true, Active: true,
 			IPAddresses: []string{fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)}, IPSubnets: []string{fmt.Sprintf("10.1.%d.0", i/250)}},
 		State: st, Cache: cache, Executor: exec,
-		Downloader: &httpdp.Downloader{Client: client},
+		// NoSync for the same reason as the state file's.
+		Downloader: &httpdp.Downloader{Client: client, NoSync: true},
 		Rand:       rng,
 		PushJitter: jitter,
 		OnEvent:    fl.event,
