@@ -3,8 +3,10 @@
 // subcollection links, maintenance windows, and the evaluation that turns
 // rules into members (reference §1.6, §1.7, §2.7, §3.6, §7).
 //
-// The package is pure: no I/O, no goroutines, no clock. Every evaluation takes
-// the time to use for GETDATE() as a parameter.
+// The package is pure: no I/O, no clock, and it starts no goroutines. Every
+// evaluation takes the time to use for GETDATE() as a parameter; an Engine
+// spreads long work over goroutines only when its caller lends them
+// (Engine.SetParallel).
 //
 // # Devices
 //
@@ -12,6 +14,14 @@
 // inventory rows, keyed by ConfigMgr's class and property names
 // (SMS_G_System_ADD_REMOVE_PROGRAMS.DisplayName, …). DefaultSchema lists the
 // classes queries may read; NewSchema adds an embedder's own.
+//
+// # Storage
+//
+// EncodeDevice gives a Device's storage form, the compact bytes a store
+// keeps for it (the format is documented in storage.go, and fixed under its
+// format byte); DecodeDevice reverses it, and DecodeDeviceFields reads only
+// the Device fields. Engine.PutEncodedDevices puts devices straight from
+// their storage form, as a site loading itself from its store does.
 //
 // # Membership
 //
@@ -34,6 +44,11 @@
 // the result a full evaluation would (§5.2 item 1 names full re-query as a
 // pain point). Each call returns a Delta listing the membership changes, which
 // is what policy generation needs (§3.1).
+//
+// Loading a site is two calls: PutEncodedDevices with every device record,
+// then LoadCollections with every collection, which evaluates them all in
+// one pass over the devices and skips the Delta (tens of millions of
+// changes for a million devices); the caller reads memberships afterwards.
 //
 // # Maintenance windows
 //

@@ -46,8 +46,10 @@ type Change struct {
 // change did not touch, as a collection does in ConfigMgr between scheduled
 // updates.
 //
-// An Engine is not safe for concurrent use. It starts no goroutines and reads
-// no clock: now is a parameter.
+// An Engine is not safe for concurrent use. It reads no clock (now is a
+// parameter) and starts no goroutines: SetParallel lends it the caller's
+// for its long evaluations and loads, which they finish before the call
+// returns.
 type Engine struct {
 	schema *wql.Schema
 	lay    *layout
@@ -77,11 +79,19 @@ type Engine struct {
 	needRefs []int32
 
 	// Scratch, reused by every evaluation.
-	block   [64]resource // the devices of the word being evaluated
-	one     resource     // the device a global query's Prepare is reading
-	changed []uint64     // by num: the bits of the current word that changed
+	one     resource      // the device a global query's Prepare is reading
+	workers []*evalWorker // the scratch of each goroutine of a run; [0] runs serial ones
+	loaders []*transcoder // the same for PutEncodedDevices
 	enc     encoder
-	sink    byte // see touch
+
+	// par runs the parts of a long run on the caller's goroutines (see
+	// SetParallel); nil runs them one after another.
+	par   func(n int, work func(i int))
+	nwork int
+
+	// batch and chunk are loadBatch and chunkWords; tests make them small
+	// to reach the parallel paths with few devices.
+	batch, chunk int
 }
 
 // entry is one collection inside the Engine.
@@ -114,9 +124,8 @@ type query struct {
 	prep   *wql.Prepared // nil when it must be prepared again
 	at     time.Time     // the now prep was made for
 
-	// Within one run, the results for the devices of word w so far.
-	w               int
-	tested, matched uint64
+	// idx numbers the queries of one run, for evalWorker.qs.
+	idx int
 }
 
 // NewEngine returns an Engine over schema s (DefaultSchema when nil) holding
@@ -133,13 +142,12 @@ func NewEngine(s *wql.Schema) *Engine {
 		direct:  map[uint32][]*entry{},
 		queries: map[string]*query{},
 		zones:   []string{""},
+		batch:   loadBatch,
+		chunk:   chunkWords,
 	}
 	e.in = newInterner(e.lay)
 	e.need = make([]bool, len(e.in.stats))
 	e.needRefs = make([]int32, len(e.in.stats))
-	for i := range e.block {
-		e.block[i].need = e.need
-	}
 	e.one.need = e.need
 	e.enc = encoder{l: e.lay, in: &e.in}
 	if err := e.install(allSystems()); err != nil {
@@ -181,6 +189,19 @@ func (e *Engine) PutCollection(c *Collection, now time.Time) (Delta, error) {
 // refused (nil when it was installed); the others are installed and
 // evaluated.
 func (e *Engine) PutCollections(cs []*Collection, now time.Time) (d Delta, errs []error) {
+	return e.putCollections(cs, now, true)
+}
+
+// LoadCollections is PutCollections without the Delta, for loading a site:
+// the first evaluation of a hundred collections over a million devices
+// makes tens of millions of changes, which the caller reads afterwards
+// (Members, IsMember, CollectionsOf) rather than as a sorted list.
+func (e *Engine) LoadCollections(cs []*Collection, now time.Time) (errs []error) {
+	_, errs = e.putCollections(cs, now, false)
+	return errs
+}
+
+func (e *Engine) putCollections(cs []*Collection, now time.Time, delta bool) (d Delta, errs []error) {
 	errs = make([]error, len(cs))
 	pending := make([]int, len(cs))
 	for i := range pending {
@@ -221,7 +242,7 @@ func (e *Engine) PutCollections(cs []*Collection, now time.Time) (d Delta, errs 
 		return Delta{}, errs
 	}
 	slices.SortFunc(full, func(a, b *entry) int { return cmp.Compare(a.pos, b.pos) })
-	return e.run(now, full, nil, -1), errs
+	return e.run(now, full, nil, nil, delta), errs
 }
 
 // CheckCollection reports, without changing anything, every reason
@@ -404,7 +425,6 @@ func (e *Engine) newNum() int32 {
 		return num
 	}
 	e.entries = append(e.entries, nil)
-	e.changed = append(e.changed, 0)
 	return int32(len(e.entries) - 1)
 }
 
@@ -513,13 +533,13 @@ func (e *Engine) Evaluate(id consign.ObjectID, now time.Time) (Delta, error) {
 	if x == nil {
 		return Delta{}, consign.Errorf(consign.ErrNotFound, "Evaluate", string(id), "no such collection")
 	}
-	return e.run(now, e.dependents(x), nil, -1), nil
+	return e.run(now, e.dependents(x), nil, nil, true), nil
 }
 
 // EvaluateAll runs every collection in full over every device at now, in
 // limiting order.
 func (e *Engine) EvaluateAll(now time.Time) Delta {
-	return e.run(now, e.order, nil, -1)
+	return e.run(now, e.order, nil, nil, true)
 }
 
 // PutDevice adds d, or replaces the device with its ResourceID, after
@@ -530,23 +550,26 @@ func (e *Engine) PutDevice(d *Device, now time.Time) (Delta, error) {
 	if err != nil {
 		return Delta{}, err
 	}
-	data := e.enc.encode(rows)
-	zone := e.zoneID(d.TimeZone)
-	s, exists := e.slot[d.ResourceID]
+	return e.putData(d.ResourceID, e.enc.encode(rows), e.zoneID(d.TimeZone), now, true), nil
+}
+
+// putData puts the device rid with encoding data, as PutDevice does.
+func (e *Engine) putData(rid uint32, data []byte, zone uint32, now time.Time, delta bool) Delta {
+	s, exists := e.slot[rid]
 	changed := allClasses()
 	if exists {
 		changed = changedClasses(e.data[s], data, len(e.lay.classes))
 		e.data[s], e.zone[s] = data, zone
 		if changed == 0 {
-			return Delta{}, nil
+			return Delta{}
 		}
 	} else {
-		s = e.newSlot(d.ResourceID, data, zone)
-		for _, x := range e.direct[d.ResourceID] {
+		s = e.newSlot(rid, data, zone)
+		for _, x := range e.direct[rid] {
 			x.setDirect(s, true)
 		}
 	}
-	return e.change(now, s, changed, e.direct[d.ResourceID]), nil
+	return e.change(now, s, changed, e.direct[rid], delta)
 }
 
 // RemoveDevice removes the device id from the Engine and from every
@@ -563,7 +586,7 @@ func (e *Engine) RemoveDevice(id uint32) Delta {
 	for _, n := range e.of[s] {
 		touched = append(touched, e.entries[n])
 	}
-	d := e.change(time.Time{}, s, allClasses(), touched)
+	d := e.change(time.Time{}, s, allClasses(), touched, true)
 	for _, x := range e.direct[id] {
 		x.setDirect(s, false)
 	}
@@ -576,7 +599,7 @@ func (e *Engine) RemoveDevice(id uint32) Delta {
 // change re-evaluates after device slot s changed in the classes changed:
 // its own membership where a rule reads such a class, and in touched; every
 // device of the collections with a global query reading such a class.
-func (e *Engine) change(now time.Time, s int32, changed classSet, touched []*entry) Delta {
+func (e *Engine) change(now time.Time, s int32, changed classSet, touched []*entry, delta bool) Delta {
 	var full []*entry
 	for _, x := range e.order {
 		if x.global.meets(changed) {
@@ -585,7 +608,7 @@ func (e *Engine) change(now time.Time, s int32, changed classSet, touched []*ent
 			touched = append(touched, x)
 		}
 	}
-	return e.run(now, full, touched, s)
+	return e.run(now, full, touched, []dirtyWord{{w: int(s >> 6), bits: 1 << (s & 63)}}, delta)
 }
 
 func (e *Engine) newSlot(rid uint32, data []byte, zone uint32) int32 {
@@ -613,172 +636,15 @@ func (e *Engine) zoneID(tz string) uint32 {
 	return uint32(len(e.zones) - 1)
 }
 
-// run re-evaluates memberships at now (the zero time: at each query's last
-// evaluation time): every device of the collections in full, the device in
-// slot dev (when ≥ 0) of the collections in touched, and, in limiting order,
-// every device whose membership changed in a collection another one's rule
-// limits to.
-func (e *Engine) run(now time.Time, full, touched []*entry, dev int32) Delta {
-	isFull := make([]bool, len(e.entries))
-	isTouched := make([]bool, len(e.entries))
-	for _, x := range full {
-		isFull[x.num] = true
-		for _, r := range x.rules {
-			r.prep = nil // a full evaluation re-runs the query
+// zoneIDBytes is zoneID of a name in a record, which it copies only when
+// it is new.
+func (e *Engine) zoneIDBytes(tz []byte) uint32 {
+	for i, z := range e.zones {
+		if z == string(tz) {
+			return uint32(i)
 		}
 	}
-	for _, x := range touched {
-		isTouched[x.num] = true
-	}
-	// Only these collections, and those limited by them, can change. A run
-	// without a device (dev < 0) is given every collection limited by those
-	// in full, in limiting order.
-	order := full
-	if dev >= 0 {
-		order = nil
-		active := make([]bool, len(e.entries))
-		for _, x := range e.order {
-			active[x.num] = isFull[x.num] || isTouched[x.num] || slices.ContainsFunc(x.limits, func(l *entry) bool { return active[l.num] })
-			if active[x.num] {
-				order = append(order, x)
-			}
-		}
-	}
-	for _, x := range order {
-		for _, r := range x.rules {
-			r.w = -1
-		}
-	}
-	first, last := 0, len(e.live)
-	if len(full) == 0 {
-		if dev < 0 {
-			return Delta{}
-		}
-		first, last = int(dev>>6), int(dev>>6)+1
-	}
-	var changes []Change
-	for w := first; w < last; w++ {
-		live := e.live.word(w)
-		var loaded uint64
-		if last-first > 1 {
-			e.touch(w + 1)
-		}
-		for _, x := range order {
-			var dirty uint64
-			if isFull[x.num] {
-				dirty = live | x.members.word(w)
-			} else {
-				if isTouched[x.num] && w == int(dev>>6) {
-					dirty = 1 << (dev & 63)
-				}
-				for _, l := range x.limits {
-					dirty |= e.changed[l.num]
-				}
-			}
-			e.changed[x.num] = 0
-			if dirty == 0 {
-				continue
-			}
-			old := x.members.word(w)
-			nw := old&^dirty | x.direct[w]&dirty&live
-			for _, r := range x.rules {
-				cand := dirty & live &^ nw
-				if r.limit != nil {
-					cand &= r.limit.members.word(w)
-				}
-				if cand == 0 {
-					continue
-				}
-				q := r.query
-				if q.w != w {
-					q.w, q.tested, q.matched = w, 0, 0
-				}
-				need := cand &^ q.tested
-				if need != 0 {
-					p := e.prepared(q, now)
-					q.tested |= need
-					for ; need != 0; need &= need - 1 {
-						i := bits.TrailingZeros64(need)
-						res := &e.block[i]
-						if loaded&(1<<i) == 0 {
-							s := w<<6 + i
-							res.load(e.lay, &e.in, e.rids[s], e.data[s])
-							loaded |= 1 << i
-						}
-						if p.Match(res) {
-							q.matched |= 1 << i
-						}
-					}
-				}
-				nw |= q.matched & cand
-			}
-			if diff := old ^ nw; diff != 0 {
-				x.members.setWord(w, nw)
-				e.changed[x.num] = diff
-				for ; diff != 0; diff &= diff - 1 {
-					s := int32(w<<6 + bits.TrailingZeros64(diff))
-					in := nw&(diff&-diff) != 0
-					if in {
-						e.of[s] = insertSorted(e.of[s], x.num)
-					} else {
-						e.of[s] = deleteSorted(e.of[s], x.num)
-					}
-					changes = append(changes, Change{Collection: x.c.ID, ResourceID: e.rids[s], Member: in})
-				}
-			}
-		}
-	}
-	for _, x := range order {
-		e.changed[x.num] = 0
-	}
-	sortChanges(changes)
-	return Delta{Changes: changes}
-}
-
-// touch reads the encodings of the devices of word w, a cache line apart,
-// so that the processor fetches them from memory while the word before is
-// being evaluated: the loads do not depend on each other, so their misses
-// overlap, where the decoder's would come one after another.
-func (e *Engine) touch(w int) {
-	var sum byte
-	for word := e.live.word(w); word != 0; word &= word - 1 {
-		d := e.data[w<<6+bits.TrailingZeros64(word)]
-		for i := 0; i < len(d); i += 64 {
-			sum += d[i]
-		}
-	}
-	e.sink = sum
-}
-
-// prepared returns q prepared for now (the zero time: for its last
-// evaluation's time), preparing it again when it reads the time and now
-// differs, or when it was dropped.
-func (e *Engine) prepared(q *query, now time.Time) *wql.Prepared {
-	if now.IsZero() {
-		now = q.at
-	}
-	if q.prep != nil && (!q.q.UsesNow() || q.at.Equal(now)) {
-		return q.prep
-	}
-	var all func(func(wql.Resource) bool)
-	if q.global {
-		all = e.allDevices
-	}
-	q.prep, q.at = q.q.Prepare(now, all), now
-	return q.prep
-}
-
-// allDevices yields every device, for a global query's Prepare.
-func (e *Engine) allDevices(yield func(wql.Resource) bool) {
-	for w, word := range e.live {
-		for ; word != 0; word &= word - 1 {
-			s := w<<6 + bits.TrailingZeros64(word)
-			e.one.load(e.lay, &e.in, e.rids[s], e.data[s])
-			if !yield(&e.one) {
-				return
-			}
-		}
-	}
+	return e.zoneID(string(tz))
 }
 
 func sortChanges(cs []Change) {

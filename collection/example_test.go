@@ -2,9 +2,11 @@ package collection_test
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/consign/consign/collection"
+	"github.com/consign/consign/collection/wql"
 )
 
 // An Engine with three devices and two query-based collections, the second
@@ -62,4 +64,65 @@ func ExampleEngine() {
 	// XP with Office 2003: [16777220]
 	// changes: [{CEN00011 16777222 true}]
 	// NYC-PC07 is in: [CEN00010 CEN00011 SMS00001]
+}
+
+// A site reopening: its store holds each device in storage form
+// (EncodeDevice); it puts them all at once, keeping a few fields of each
+// beside the Engine, then loads its collections, evaluated over every
+// device in one pass. SetParallel lets both use two goroutines.
+func ExampleEngine_PutEncodedDevices() {
+	now := time.Date(2011, 3, 15, 12, 0, 0, 0, time.UTC)
+	s := collection.DefaultSchema()
+	var stored [][]byte // what the store returns
+	for i, os := range []string{"5.1", "6.1", "5.1"} {
+		d := &collection.Device{ResourceID: 16777220 + uint32(i), Name: fmt.Sprintf("BER-PC%02d", i+1), Client: true,
+			OperatingSystemNameandVersion: "Microsoft Windows NT Workstation " + os, ADSiteName: "BER",
+			Inventory: map[string][]collection.Instance{"SMS_G_System_OPERATING_SYSTEM": {{"Version": os + ".2600"}}}}
+		b, err := collection.EncodeDevice(d, s)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		stored = append(stored, b)
+	}
+
+	e := collection.NewEngine(s)
+	e.SetParallel(2, func(n int, work func(i int)) {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { work(i) })
+		}
+		wg.Wait()
+	})
+	res, err := e.PutEncodedDevices(stored, now, &collection.LoadOptions{
+		NoDelta: true,
+		Values:  []string{"SMS_G_System_OPERATING_SYSTEM.Version"},
+		Fields: func(i int, d *collection.Device, values []wql.Value) {
+			fmt.Println(d.ResourceID, d.Name, d.ADSiteName, values[0].String())
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, err := range res.Errs {
+		if err != nil {
+			fmt.Println("record", i, err)
+		}
+	}
+
+	xp := collection.NewCollection("CEN00010", "All Windows XP Systems", now)
+	xp.QueryRules = []collection.QueryRule{{RuleName: "XP",
+		Query: `select * from SMS_R_System where SMS_R_System.OperatingSystemNameandVersion like "%Workstation 5.1%"`}}
+	for _, err := range e.LoadCollections([]*collection.Collection{xp}, now) {
+		if err != nil {
+			fmt.Println(err)
+		}
+	}
+	fmt.Println("XP:", e.Members("CEN00010"))
+	// Output:
+	// 16777220 BER-PC01 BER 5.1.2600
+	// 16777221 BER-PC02 BER 6.1.2600
+	// 16777222 BER-PC03 BER 5.1.2600
+	// XP: [16777220 16777222]
 }

@@ -48,6 +48,7 @@ type layout struct {
 	rid      []int                  // per class: index of ResourceID
 	statBase []int                  // per class: first index of its properties in interner.stats
 	field    [len(deviceFields)]int // SMS_R_System index of each Device field, -1 when the schema lacks it
+	sysField []bool                 // by SMS_R_System index: whether a Device field sets it
 }
 
 func newLayout(s *wql.Schema) *layout {
@@ -67,10 +68,12 @@ func newLayout(s *wql.Schema) *layout {
 		l.statBase = append(l.statBase, n)
 		n += len(cl.Properties)
 	}
+	l.sysField = make([]bool, len(l.classes[0].Properties))
 	for i, f := range deviceFields {
 		l.field[i] = -1
 		if j, ok := s.PropertyIndex(0, f.Name); ok && l.classes[0].Properties[j] == f.Property {
 			l.field[i] = j
+			l.sysField[j] = true
 		}
 	}
 	return l
