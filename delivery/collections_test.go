@@ -143,3 +143,36 @@ func TestNotifyReachesTargetedDevices(t *testing.T) {
 	default:
 	}
 }
+
+// A Site that loaded collections and devices from its store can change
+// them: it knows the revision of every record it loaded in bulk.
+func TestChangeWhatWasLoaded(t *testing.T) {
+	e := newEnv(t)
+	col := e.seed()
+	e.site.Close()
+	e.site = e.open()
+	c := must(e.site.Collection(col.ID))
+	c.Comment = "changed after reopening"
+	if err := e.site.UpdateCollection(e.ctx, c); err != nil {
+		t.Fatalf("UpdateCollection after reopening: %v", err)
+	}
+	d := must(e.site.Device(1))
+	d.Name = "RENAMED"
+	if err := e.site.PutDevices(e.ctx, d); err != nil {
+		t.Fatalf("PutDevices after reopening: %v", err)
+	}
+	if err := e.site.DeleteDevice(e.ctx, 2); err != nil {
+		t.Fatalf("DeleteDevice after reopening: %v", err)
+	}
+	e.site.Close()
+	e.site = e.open()
+	if got := must(e.site.Collection(col.ID)).Comment; got != c.Comment {
+		t.Errorf("comment %q after reopening again", got)
+	}
+	if got := must(e.site.Device(1)).Name; got != "RENAMED" {
+		t.Errorf("device name %q after reopening again", got)
+	}
+	if _, err := e.site.Device(2); err == nil {
+		t.Error("deleted device is back")
+	}
+}

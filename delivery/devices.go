@@ -33,7 +33,7 @@ func (s *Site) PutDevices(ctx context.Context, devices ...*collection.Device) er
 				probs.Merge(prefixed(err, "devices", i))
 				continue
 			}
-			b, err := encodeDevice(d, t.st.engine.Schema())
+			b, err := collection.EncodeDevice(d, t.st.engine.Schema())
 			if err != nil {
 				probs.AddValue(fmt.Sprintf("devices[%d]", i), d.ResourceID, "must hold plain Go values (strings, integers, times, booleans and slices of them): "+err.Error())
 				continue
@@ -95,7 +95,7 @@ func (s *Site) RegisterDevice(ctx context.Context, d *collection.Device) (uint32
 		if err := reg.Validate(t.st.engine.Schema()); err != nil {
 			return under(err, "device")
 		}
-		b, err := encodeDevice(&reg, t.st.engine.Schema())
+		b, err := collection.EncodeDevice(&reg, t.st.engine.Schema())
 		if err != nil {
 			return consign.Errorf(consign.ErrInvalid, "RegisterDevice", deviceKey(id), "device must hold plain Go values: %v", err)
 		}

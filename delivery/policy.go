@@ -218,8 +218,21 @@ func (st *state) offer(a *adState, rid uint32, df advertisement.DeviceFacts, his
 // (or the "…NT Workstation 6.1" suffix of OperatingSystemNameandVersion),
 // and I386/x64/IA64 from SMS_G_System_COMPUTER_SYSTEM.SystemType.
 func DeviceOS(d *collection.Device) pkg.OSInfo {
+	var version, systemType string
+	if rows := d.Inventory["SMS_G_System_OPERATING_SYSTEM"]; len(rows) > 0 {
+		version, _ = rows[0]["Version"].(string)
+	}
+	if rows := d.Inventory["SMS_G_System_COMPUTER_SYSTEM"]; len(rows) > 0 {
+		systemType, _ = rows[0]["SystemType"].(string)
+	}
+	return osInfo(d.OperatingSystemNameandVersion, version, systemType)
+}
+
+// osInfo is DeviceOS from the three values it reads: the device's
+// OperatingSystemNameandVersion, SMS_G_System_OPERATING_SYSTEM.Version and
+// SMS_G_System_COMPUTER_SYSTEM.SystemType ("" when absent).
+func osInfo(name, version, systemType string) pkg.OSInfo {
 	info := pkg.OSInfo{Platform: "I386"}
-	name := d.OperatingSystemNameandVersion
 	if strings.Contains(strings.ToLower(name), "windows nt") || strings.Contains(strings.ToLower(name), "microsoft windows") {
 		info.Name = "Win NT"
 	}
@@ -228,22 +241,14 @@ func DeviceOS(d *collection.Device) pkg.OSInfo {
 			info.Version = v
 		}
 	}
-	if rows := d.Inventory["SMS_G_System_OPERATING_SYSTEM"]; len(rows) > 0 {
-		if s, ok := rows[0]["Version"].(string); ok {
-			if v, err := pkg.ParseFileVersion(s); err == nil {
-				info.Version = v
-			}
-		}
+	if v, err := pkg.ParseFileVersion(version); version != "" && err == nil {
+		info.Version = v
 	}
-	if rows := d.Inventory["SMS_G_System_COMPUTER_SYSTEM"]; len(rows) > 0 {
-		if s, ok := rows[0]["SystemType"].(string); ok {
-			switch ls := strings.ToLower(s); {
-			case strings.HasPrefix(ls, "x64"):
-				info.Platform = "x64"
-			case strings.HasPrefix(ls, "itanium"), strings.HasPrefix(ls, "ia64"):
-				info.Platform = "IA64"
-			}
-		}
+	switch ls := strings.ToLower(systemType); {
+	case strings.HasPrefix(ls, "x64"):
+		info.Platform = "x64"
+	case strings.HasPrefix(ls, "itanium"), strings.HasPrefix(ls, "ia64"):
+		info.Platform = "IA64"
 	}
 	return info
 }

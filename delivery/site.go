@@ -129,19 +129,37 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 	}
 	slices.SortStableFunc(all, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
 	now := s.opts.Clock()
-	var collections []Change
+	// Loading from nothing, no membership is followed yet (advertisements
+	// and deployments come later in the feed): devices and collections
+	// load without building membership deltas.
+	first := s.st.rev == 0
+	// Device puts and collection puts are applied in runs, many at a time.
+	var devices, collections []Change
+	flush := func() {
+		if len(devices) > 0 {
+			s.logFailures(devices, s.st.putDevices(devices, now, first))
+			devices = nil
+		}
+		if len(collections) > 0 {
+			s.applyCollections(collections, now, first)
+			collections = nil
+		}
+	}
 	for _, c := range all {
-		if c.Record.Kind == kindCollection {
+		switch {
+		case c.Record.Kind == kindDevice && !c.Deleted:
+			s.st.track(c)
+			devices = append(devices, c)
+			continue
+		case c.Record.Kind == kindCollection:
+			s.st.track(c)
 			collections = append(collections, c)
 			continue
 		}
-		if len(collections) > 0 {
-			s.applyCollections(collections, now)
-			collections = nil
-		}
+		flush()
 		s.applyChange(c, now)
 	}
-	s.applyCollections(collections, now)
+	flush()
 	s.st.rev = last
 	s.stale = false
 	return nil
@@ -152,7 +170,7 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 // rather than making the whole site unusable.
 func (s *Site) applyChange(c Change, now time.Time) {
 	if err := s.st.apply(c, now); err != nil {
-		s.opts.Logger.Error("stored record cannot be applied; leaving it out", "kind", c.Record.Kind, "key", c.Record.Key, "revision", c.Record.Revision, "err", err)
+		s.logFailure(c, err)
 	}
 }
 
@@ -160,7 +178,7 @@ func (s *Site) applyChange(c Change, now time.Time) {
 // rest together in one evaluation over the devices (PutCollections orders
 // limiting collections itself). A collection that cannot be applied is
 // logged and left out.
-func (s *Site) applyCollections(pending []Change, now time.Time) {
+func (s *Site) applyCollections(pending []Change, now time.Time, first bool) {
 	var puts []Change
 	for _, c := range pending {
 		if c.Deleted {
@@ -172,12 +190,21 @@ func (s *Site) applyCollections(pending []Change, now time.Time) {
 	if len(puts) == 0 {
 		return
 	}
-	for i, err := range s.st.putCollections(puts, now) {
+	s.logFailures(puts, s.st.putCollections(puts, now, first))
+}
+
+// logFailures logs each change errs says could not be applied (see
+// applyChange).
+func (s *Site) logFailures(cs []Change, errs []error) {
+	for i, err := range errs {
 		if err != nil {
-			c := puts[i]
-			s.opts.Logger.Error("stored record cannot be applied; leaving it out", "kind", c.Record.Kind, "key", c.Record.Key, "revision", c.Record.Revision, "err", err)
+			s.logFailure(cs[i], err)
 		}
 	}
+}
+
+func (s *Site) logFailure(c Change, err error) {
+	s.opts.Logger.Error("stored record cannot be applied; leaving it out", "kind", c.Record.Kind, "key", c.Record.Key, "revision", c.Record.Revision, "err", err)
 }
 
 // kindRank orders record kinds so that what an object refers to is applied

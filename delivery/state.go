@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	"github.com/consign/consign/collection"
+	"github.com/consign/consign/collection/wql"
 	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/updates"
@@ -137,8 +139,6 @@ type state struct {
 	compliance     *updates.ComplianceIndex
 	complianceCols map[consign.ObjectID]bool
 	scanTime       map[uint32]time.Time
-	// names caches the class and property names of decoded devices.
-	names map[string]string
 	// syncCursor is the catalog source's cursor after the last sync.
 	syncCursor string
 	// ciCounter and assignmentCounter are the next CI_ID and AssignmentID.
@@ -163,7 +163,7 @@ type state struct {
 }
 
 func newState(o Options) *state {
-	return &state{
+	st := &state{
 		opts:           o,
 		revs:           make(map[rkey]int64),
 		packages:       make(map[consign.ObjectID]*pkg.Package),
@@ -179,7 +179,6 @@ func newState(o Options) *state {
 		availability:   make(map[string]distpoint.Availability),
 		updates:        make(map[updates.CIID]*updates.Update),
 		compliance:     updates.NewComplianceIndex(),
-		names:          make(map[string]string),
 		complianceCols: make(map[consign.ObjectID]bool),
 		scanTime:       make(map[uint32]time.Time),
 		updateByUID:    make(map[string]updates.CIID),
@@ -194,6 +193,15 @@ func newState(o Options) *state {
 		locations:      make(map[string]*time.Location),
 		notify:         make(map[uint32]struct{}),
 	}
+	// Loading and full evaluations run on every processor.
+	st.engine.SetParallel(runtime.GOMAXPROCS(0), func(n int, work func(int)) {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { work(i) })
+		}
+		wg.Wait()
+	})
+	return st
 }
 
 func (st *state) drainNotify() []uint32 {
@@ -209,15 +217,21 @@ func (st *state) drainNotify() []uint32 {
 	return ids
 }
 
-// apply brings memory up to date with one stored change.
-func (st *state) apply(c Change, now time.Time) error {
-	r := c.Record
-	k := rkey{r.Kind, r.Key}
+// track notes the revision of a stored change's record: what a later write
+// of it expects.
+func (st *state) track(c Change) {
+	k := rkey{c.Record.Kind, c.Record.Key}
 	if c.Deleted {
 		delete(st.revs, k)
 	} else {
-		st.revs[k] = r.Revision
+		st.revs[k] = c.Record.Revision
 	}
+}
+
+// apply brings memory up to date with one stored change.
+func (st *state) apply(c Change, now time.Time) error {
+	st.track(c)
+	r := c.Record
 	switch r.Kind {
 	case kindCounter:
 		n := map[string]*uint32{counterKey: &st.counter, ciCounterKey: &st.ciCounter, assignmentCounterKey: &st.assignmentCounter, resourceCounterKey: &st.resourceCounter}[r.Key]
@@ -391,14 +405,14 @@ func (st *state) applyCollection(c Change, now time.Time) error {
 		}
 		return nil
 	}
-	errs := st.putCollections([]Change{c}, now)
+	errs := st.putCollections([]Change{c}, now, false)
 	return errs[0]
 }
 
 // putCollections applies stored collections (puts, not deletions) with one
 // engine evaluation for all of them, as loading a site needs; errs[i] says
 // why cs[i] could not be applied.
-func (st *state) putCollections(cs []Change, now time.Time) (errs []error) {
+func (st *state) putCollections(cs []Change, now time.Time, first bool) (errs []error) {
 	errs = make([]error, len(cs))
 	cols := make([]*collection.Collection, 0, len(cs))
 	at := make([]int, 0, len(cs)) // cols[k] is cs[at[k]]
@@ -411,7 +425,13 @@ func (st *state) putCollections(cs []Change, now time.Time) (errs []error) {
 		cols = append(cols, &col)
 		at = append(at, i)
 	}
-	d, perr := st.engine.PutCollections(cols, now)
+	var d collection.Delta
+	var perr []error
+	if first {
+		perr = st.engine.LoadCollections(cols, now)
+	} else {
+		d, perr = st.engine.PutCollections(cols, now)
+	}
 	for k, col := range cols {
 		if perr[k] != nil {
 			errs[at[k]] = perr[k]
@@ -466,7 +486,7 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 		}
 		return nil
 	}
-	d, err := decodeDevice(c.Record.Data, st.engine.Schema(), st.names)
+	d, err := collection.DecodeDevice(c.Record.Data, st.engine.Schema())
 	if err != nil {
 		return err
 	}
@@ -474,18 +494,71 @@ func (st *state) applyDevice(c Change, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	if err := st.deviceFacts(d, DeviceOS(d)); err != nil {
+		return err
+	}
+	st.membership(delta)
+	return nil
+}
+
+// deviceValues are the inventory values a Site keeps of each device beside
+// the engine, for DeviceOS: read by the engine while it loads the device
+// (putDevices), so the device is not decoded twice.
+var deviceValues = []string{"SMS_G_System_OPERATING_SYSTEM.Version", "SMS_G_System_COMPUTER_SYSTEM.SystemType"}
+
+// putDevices applies the puts of many device records at once, as
+// applyDevice would one by one (collection.Engine.PutEncodedDevices).
+// first says the Site is loading itself: nothing follows memberships yet,
+// so no Delta is built. The returned errors are per change.
+func (st *state) putDevices(cs []Change, now time.Time, first bool) []error {
+	errs := make([]error, len(cs))
+	recs := make([][]byte, len(cs))
+	for i, c := range cs {
+		recs[i] = c.Record.Data
+	}
+	str := func(v wql.Value) string {
+		if v.Type() == wql.String {
+			return v.String()
+		}
+		return ""
+	}
+	res, err := st.engine.PutEncodedDevices(recs, now, &collection.LoadOptions{
+		NoDelta: first,
+		Values:  deviceValues,
+		Fields: func(i int, d *collection.Device, v []wql.Value) {
+			errs[i] = st.deviceFacts(d, osInfo(d.OperatingSystemNameandVersion, str(v[0]), str(v[1])))
+		},
+	})
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	for i, e := range res.Errs {
+		if e != nil {
+			errs[i] = e
+		}
+	}
+	st.membership(res.Delta)
+	return errs
+}
+
+// deviceFacts keeps what policy needs of device d beside the engine: its
+// facts, its SMSUniqueIdentifier, its place in the compliance index.
+func (st *state) deviceFacts(d *collection.Device, os pkg.OSInfo) error {
+	id := d.ResourceID
 	if _, ok := st.compliance.Device(id); !ok {
 		if err := st.compliance.AddDevice(id); err != nil {
 			return err
 		}
 	}
 	st.forgetUID(id)
-	st.facts[id] = deviceFacts{os: DeviceOS(d), loc: st.location(d.TimeZone), client: networkOf(d),
+	st.facts[id] = deviceFacts{os: os, loc: st.location(d.TimeZone), client: networkOf(d),
 		server: strings.Contains(strings.ToLower(d.OperatingSystemNameandVersion), "server"), uid: d.SMSUniqueIdentifier}
 	if d.SMSUniqueIdentifier != "" {
 		st.byUID[d.SMSUniqueIdentifier] = id
 	}
-	st.membership(delta)
 	return nil
 }
 

@@ -13,8 +13,10 @@ import (
 )
 
 // Status and execution-history records are the Site's highest-volume
-// writes (every batch of status messages rewrites one of each per device),
-// so, like devices (codec.go), they are stored in a compact binary form.
+// writes (every batch of status messages rewrites one per device and
+// advertisement),
+// so, like devices (collection.EncodeDevice), they are stored in a compact
+// binary form.
 //
 // A status record (kindStatus, key advertisement/device) holds a device's
 // status for an advertisement and what the Site remembers of the messages
@@ -269,4 +271,81 @@ func decodeHistory(data []byte) (advertisement.History, error) {
 		return advertisement.History{}, fmt.Errorf("history record: %w", err)
 	}
 	return h, nil
+}
+
+// errTruncated reports a binary record that ends early or whose lengths
+// do not fit in it.
+var errTruncated = errors.New("record truncated or malformed")
+
+// recordReader reads the fields of a binary record, remembering the first
+// failure: after it every read returns zero values.
+type recordReader struct {
+	b   []byte
+	err error
+}
+
+func (r *recordReader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.b = nil
+}
+
+func (r *recordReader) uvarint() uint64 {
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 {
+		r.fail(errTruncated)
+		return 0
+	}
+	r.b = r.b[k:]
+	return n
+}
+
+func (r *recordReader) varint() int64 {
+	n, k := binary.Varint(r.b)
+	if k <= 0 {
+		r.fail(errTruncated)
+		return 0
+	}
+	r.b = r.b[k:]
+	return n
+}
+
+func (r *recordReader) byte() byte {
+	if len(r.b) == 0 {
+		r.fail(errTruncated)
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// count reads a number of items of at least size bytes each, which must
+// fit in what is left of the record, so that a corrupt record cannot make
+// the decoder allocate without bound.
+func (r *recordReader) count(size int) int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)/size) {
+		r.fail(errTruncated)
+		return 0
+	}
+	return int(n)
+}
+
+// bytes reads n bytes (n from count, so they are there).
+func (r *recordReader) bytes(n int) []byte {
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
+func (r *recordReader) str() string { return string(r.bytes(r.count(1))) }
+
+// end returns the first failure, or an error if bytes are left over.
+func (r *recordReader) end() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d bytes after its end", len(r.b))
+	}
+	return r.err
 }
