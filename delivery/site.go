@@ -106,20 +106,42 @@ func (s *Site) SiteCode() consign.SiteCode { return s.opts.SiteCode }
 // writes, which is not the order objects depend on each other (a collection
 // updated after the collection limited to it comes later in the feed; so
 // does an advertisement updated after its devices reported status). So the
-// changes are read in full and applied by kind in dependency order, and
-// collections — which depend on each other through limits — in as many
-// passes as their limits need. The Site's revision moves only once the
-// whole batch is applied, so a failed read is simply tried again later.
+// changes are applied by kind in dependency order (devices as they are
+// read, the rest once read in full), and collections — which depend on
+// each other through limits — in as many passes as their limits need. The
+// Site's revision moves only once the whole batch is applied, so a failed
+// read is simply tried again later (applying a device again is harmless).
 func (s *Site) catchUpLocked(ctx context.Context) error {
 	const page = 10000
-	var all []Change
+	now := s.opts.Clock()
+	// Loading from nothing, no membership is followed yet (advertisements
+	// and deployments come later in the feed): devices and collections
+	// load without building membership deltas.
+	first := s.st.rev == 0
+	// Device puts depend on nothing applied after them, and everything
+	// that depends on devices comes later by kind: they are applied page by
+	// page as they are read, many at a time, so that a site of a million
+	// devices never holds all their records at once. The rest is kept and
+	// applied by kind after the last page.
+	var rest []Change
 	last := s.st.rev
 	for {
 		changes, err := s.store.Changes(ctx, last, page)
 		if err != nil {
 			return storeErr("load", err)
 		}
-		all = append(all, changes...)
+		var devices []Change
+		for _, c := range changes {
+			if c.Record.Kind == kindDevice && !c.Deleted {
+				s.st.track(c)
+				devices = append(devices, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		if len(devices) > 0 {
+			s.logFailures(devices, s.st.putDevices(devices, now, first))
+		}
 		if len(changes) > 0 {
 			last = changes[len(changes)-1].Record.Revision
 		}
@@ -127,39 +149,24 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 			break
 		}
 	}
-	slices.SortStableFunc(all, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
-	now := s.opts.Clock()
-	// Loading from nothing, no membership is followed yet (advertisements
-	// and deployments come later in the feed): devices and collections
-	// load without building membership deltas.
-	first := s.st.rev == 0
-	// Device puts and collection puts are applied in runs, many at a time.
-	var devices, collections []Change
-	flush := func() {
-		if len(devices) > 0 {
-			s.logFailures(devices, s.st.putDevices(devices, now, first))
-			devices = nil
+	slices.SortStableFunc(rest, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
+	// Collection puts are applied in runs, many at a time.
+	var collections []Change
+	for _, c := range rest {
+		if c.Record.Kind == kindCollection {
+			s.st.track(c)
+			collections = append(collections, c)
+			continue
 		}
 		if len(collections) > 0 {
 			s.applyCollections(collections, now, first)
 			collections = nil
 		}
-	}
-	for _, c := range all {
-		switch {
-		case c.Record.Kind == kindDevice && !c.Deleted:
-			s.st.track(c)
-			devices = append(devices, c)
-			continue
-		case c.Record.Kind == kindCollection:
-			s.st.track(c)
-			collections = append(collections, c)
-			continue
-		}
-		flush()
 		s.applyChange(c, now)
 	}
-	flush()
+	if len(collections) > 0 {
+		s.applyCollections(collections, now, first)
+	}
 	s.st.rev = last
 	s.stale = false
 	return nil
