@@ -326,7 +326,7 @@ func run(ctx context.Context, storeSpec string, devices int, jitter time.Duratio
 	client.CloseIdleConnections()
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("Site memory (the heap once the agents are gone): %.0f MiB for %d devices\n", float64(ms.HeapInuse)/(1<<20), devices)
+	fmt.Printf("Site memory (live heap once the agents are gone): %.0f MiB for %d devices\n", float64(ms.HeapAlloc)/(1<<20), devices)
 	if sum.Counts.Succeeded != win7Count {
 		return fmt.Errorf("%d of %d targeted devices succeeded", sum.Counts.Succeeded, win7Count)
 	}
