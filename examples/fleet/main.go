@@ -14,7 +14,7 @@
 //     to it. The management point pushes the new policy to the agents'
 //     long polls, so they act within seconds instead of at their next
 //     hourly poll; each waits a random moment up to -push-jitter first
-//     (3 ms per device by default), so that the fleet does not fetch
+//     (5 ms per device by default), so that the fleet does not fetch
 //     policy and content in one instant;
 //  5. a live progress line from the advertisement's status summary, then
 //     the final summary, the time from advertisement to 99 % Succeeded and
@@ -65,13 +65,13 @@ func main() {
 	devices := flag.Int("devices", 1000, "how many device agents to run")
 	storeSpec := flag.String("store", "memory", storeopen.Usage+" (a fresh one: the example builds its site from scratch)")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
-	jitter := flag.Duration("push-jitter", 0, "agents spread their reaction to a push over this long (default: 3 ms per device)")
+	jitter := flag.Duration("push-jitter", 0, "agents spread their reaction to a push over this long (default: 5 ms per device)")
 	flag.Parse()
 	if *devices < 1 {
 		log.Fatal("-devices must be at least 1")
 	}
 	if *jitter == 0 {
-		*jitter = time.Duration(*devices) * 3 * time.Millisecond
+		*jitter = time.Duration(*devices) * 5 * time.Millisecond
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
