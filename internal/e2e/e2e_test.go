@@ -275,8 +275,8 @@ type device struct {
 	agent   *agent.Agent
 	started atomic.Int64
 	runs    atomic.Int64
-	mu    sync.Mutex
-	last  advertisement.Event
+	mu      sync.Mutex
+	last    advertisement.Event
 }
 
 // startAgents starts one agent per OS name, each with its own state file
