@@ -313,9 +313,6 @@ func (w *world) startAgents(run time.Duration, osNames ...string) []*device {
 			Downloader: &httpdp.Downloader{Client: w.client, RetryDelay: 10 * time.Millisecond},
 			Backoff:    20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 			OnEvent: func(e agent.Event) {
-				if os.Getenv("E2E_DEBUG") != "" {
-					fmt.Printf("%s %v %s %v %s %v\n", name, e.Kind, e.AdvertisementID, e.Status, e.Detail, e.Err)
-				}
 				if e.Kind == agent.EventRunStarted {
 					d.started.Add(1)
 				}
@@ -398,8 +395,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("the XP machine, outside the collection, ran the program %d times", got)
 	}
 	for i, d := range devs[:2] {
-		if d.runs.Load() != 1 {
-			t.Errorf("device %d ran the program %d times, want once", i, d.runs.Load())
+		d.mu.Lock()
+		last := d.last
+		d.mu.Unlock()
+		if d.runs.Load() != 1 || last != advertisement.EventSucceeded {
+			t.Errorf("device %d ran the program %d times, last %v; want once, Succeeded", i, d.runs.Load(), last)
 		}
 	}
 	if w.dps[0].cuts.Load() != 1 {
