@@ -1,6 +1,21 @@
-// Package agent holds the building blocks of a Consign device agent: the
-// device side of software distribution as a library (§3.1–3.5 of the domain
-// reference, configmgr2007.md).
+// Package agent is a Consign device agent as a library: the device side of
+// software distribution (§3.1–3.5 of the domain reference,
+// configmgr2007.md), and its building blocks.
+//
+// # Agent
+//
+// New and Run: the agent registers through a ManagementPoint (the
+// httpmp.Client speaks to an httpmp.Server), asks for its policy at start,
+// on a jittered poll (never aligned to the clock) and whenever a long poll
+// says it changed, and takes only policy whose signature, subject, serial
+// and expiry verify (signing.Verifier: no rollback, no acting on frozen
+// policy). It decides each offer itself with the site's own pure functions
+// (advertisement.Decide over collection.EffectiveWindows), runs what is due
+// one program at a time — dependencies first, content located, its signed
+// manifest checked against the policy's hash, downloaded into the Cache and
+// run by the Executor — and queues every status message in the Outbox,
+// which a sender drains to the site. Registration, execution history and
+// the last good policy survive restarts in the State.
 //
 // # State
 //
