@@ -461,9 +461,12 @@ func (a *Agent) execute(ctx context.Context, d *decision, prog *pkg.Program, dir
 	a.emit(Event{Kind: EventRunFinished, AdvertisementID: d.id, Program: ref, Status: ev, ExitCode: out.ExitCode, Detail: detail})
 	if ok, final := ev.RunOutcome(); final && dep {
 		// The advertised program's run is recorded by finish, with the
-		// advertisement's status.
-		a.setHistory(ref, advertisement.History{Ran: true, LastRun: a.now(), Succeeded: ok})
+		// advertisement's status. As there, the status is stored before
+		// the history: a crash between the two may run the program again,
+		// but never loses its status.
+		at := a.now()
 		a.report(d.id, runFirst, ev, out.ExitCode, detail)
+		a.setHistory(ref, advertisement.History{Ran: true, LastRun: at, Succeeded: ok})
 		if ok {
 			return nil
 		}
