@@ -710,6 +710,14 @@ func (a *Agent) fetchPolicy(ctx context.Context) error {
 		return nil // not modified
 	}
 	payload, err := a.verifyPolicy(*env, rid)
+	if errors.Is(err, signing.ErrUnknownKey) {
+		// The site may have rotated its keys: learn them and try again.
+		if kerr := a.refreshKeys(ctx); kerr != nil {
+			a.log.Warn("refreshing the site's keys", "err", kerr)
+		} else {
+			payload, err = a.verifyPolicy(*env, rid)
+		}
+	}
 	if err != nil {
 		a.log.Warn("policy refused", "serial", env.Serial, "err", err)
 		a.emit(Event{Kind: EventPolicyRefused, ResourceID: rid, Serial: env.Serial, Err: err})
@@ -731,6 +739,28 @@ func (a *Agent) fetchPolicy(ctx context.Context) error {
 }
 
 // verifyPolicy checks a policy envelope for device rid and decodes it.
+// refreshKeys asks the site for its current signing keys, over the
+// device's authenticated channel, and trusts them from now on (keeping
+// them with the registration).
+func (a *Agent) refreshKeys(ctx context.Context) error {
+	keys, err := a.cfg.MP.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.verifier.SetKeys(keys); err != nil {
+		return err
+	}
+	reg := *a.reg
+	reg.Keys = keys
+	if err := a.putJSON(keyRegistration, &reg); err != nil {
+		return err
+	}
+	a.reg = &reg
+	return nil
+}
+
 func (a *Agent) verifyPolicy(env signing.Envelope, rid uint32) (*httpmp.PolicyPayload, error) {
 	a.mu.Lock()
 	v := a.verifier

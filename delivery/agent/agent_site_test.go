@@ -142,6 +142,13 @@ func (m *siteMP) Register(ctx context.Context, d *collection.Device, secret stri
 		Keys: m.ring.PublicKeys(), PollInterval: time.Hour}, nil
 }
 
+func (m *siteMP) Keys(ctx context.Context) ([]signing.PublicKey, error) {
+	if _, err := m.rid(); err != nil {
+		return nil, err
+	}
+	return m.ring.PublicKeys(), nil
+}
+
 func (m *siteMP) PutInventory(ctx context.Context, d *collection.Device) error {
 	rid, err := m.rid()
 	if err != nil {

@@ -509,3 +509,46 @@ func TestPushJitterDelaysTheReaction(t *testing.T) {
 		}
 	}
 }
+
+// After the site rotates its signing key, the agent learns the new key
+// from the site (over its authenticated channel) and takes the policy
+// signed with it; it keeps the new key across a restart.
+func TestKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	d := device("PC01")
+	rid := e.register(d)
+	coll := e.collection()
+	p := e.newPackage("App", map[string]string{"setup.exe": "MZ"}, program("Install", "setup.exe /s"))
+	dir := t.TempDir()
+	r := e.newRig(d, dir, nil)
+	r.start()
+	waitFor(t, "the first policy", func() bool { return r.count(agent.EventPolicy) == 1 })
+	if _, err := e.mp.ring.Rotate(e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ad := e.advertise("App", p, "Install", coll, nil)
+	e.mp.notify()
+	waitFor(t, "the run under the new key", func() bool { return e.status(ad, rid).Delivery == advertisement.DeliverySucceeded })
+	if n := r.count(agent.EventPolicyRefused); n != 0 {
+		t.Errorf("%d policies refused after the rotation", n)
+	}
+	r.stop()
+	r.cache.Close()
+	r.st.Close()
+	// Restarted, with the old key retired at the site: the stored policy
+	// and new ones still verify.
+	for _, k := range e.mp.ring.Keys() {
+		if !k.CanSign() {
+			if err := e.mp.ring.Retire(k.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r2 := e.newRig(d, dir, nil)
+	r2.start()
+	e.mp.notify()
+	waitFor(t, "a policy after the restart", func() bool { return r2.count(agent.EventPolicy) >= 1 })
+	if n := r2.count(agent.EventPolicyRefused); n != 0 {
+		t.Errorf("%d policies refused after the restart", n)
+	}
+}

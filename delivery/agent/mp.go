@@ -43,6 +43,9 @@ type ManagementPoint interface {
 	// etag is not empty and equals the current ETag, env is nil: not
 	// modified.
 	Policy(ctx context.Context, etag string) (env *signing.Envelope, newETag string, err error)
+	// Keys returns the site's current signing keys (after a rotation the
+	// site signs with a key the registration did not carry).
+	Keys(ctx context.Context) ([]signing.PublicKey, error)
 	// Wait long-polls until the device's policy may have changed from the
 	// one with ETag etag (changed true) or the site's wait ends (false).
 	Wait(ctx context.Context, etag string) (changed bool, err error)
