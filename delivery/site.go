@@ -125,8 +125,31 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 	// applied by kind after the last page.
 	var rest []Change
 	last := s.st.rev
-	for {
-		changes, err := s.store.Changes(ctx, last, page)
+	// The next page is read while this one is applied.
+	type result struct {
+		changes []Change
+		err     error
+	}
+	pages := make(chan result, 1)
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		defer close(pages)
+		for after := last; ; {
+			changes, err := s.store.Changes(rctx, after, page)
+			select {
+			case pages <- result{changes, err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil || len(changes) < page {
+				return
+			}
+			after = changes[len(changes)-1].Record.Revision
+		}
+	}()
+	for r := range pages {
+		changes, err := r.changes, r.err
 		if err != nil {
 			return storeErr("load", err)
 		}
@@ -144,9 +167,6 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 		}
 		if len(changes) > 0 {
 			last = changes[len(changes)-1].Record.Revision
-		}
-		if len(changes) < page {
-			break
 		}
 	}
 	slices.SortStableFunc(rest, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
