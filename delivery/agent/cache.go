@@ -504,18 +504,11 @@ func (c *Cache) Lookup(pkgID consign.ObjectID, version uint32) (string, bool) {
 // A version not in the cache gives an error matching consign.ErrNotFound.
 func (c *Cache) Touch(pkgID consign.ObjectID, version uint32) error {
 	const op = "agent.Cache.Touch"
-	_, name, err := cacheKey(op, pkgID, version)
-	if err != nil {
-		return err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return consign.Errorf(consign.ErrUnavailable, op, name, "cache is closed")
-	}
-	e := c.entries[name]
-	if e == nil {
-		return consign.Errorf(consign.ErrNotFound, op, name, "not in the cache")
+	name, e, err := c.entryLocked(op, pkgID, version)
+	if err != nil {
+		return err
 	}
 	prev := e.lastUsed
 	e.lastUsed = c.now().UTC()
@@ -532,20 +525,13 @@ func (c *Cache) Touch(pkgID consign.ObjectID, version uint32) error {
 // matching consign.ErrFailedPrecondition.
 func (c *Cache) Remove(pkgID consign.ObjectID, version uint32) error {
 	const op = "agent.Cache.Remove"
-	_, name, err := cacheKey(op, pkgID, version)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	name, e, err := c.entryLocked(op, pkgID, version)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return consign.Errorf(consign.ErrUnavailable, op, name, "cache is closed")
-	}
-	e := c.entries[name]
-	switch {
-	case e == nil:
-		return consign.Errorf(consign.ErrNotFound, op, name, "not in the cache")
-	case e.inUse > 0:
+	if e.inUse > 0 {
 		return consign.Errorf(consign.ErrFailedPrecondition, op, name, "in use by %d reservations", e.inUse)
 	}
 	if err := c.st.update(op, name, func(tx *bolt.Tx) error { return tx.Bucket(cacheBucket).Delete([]byte(name)) }); err != nil {
@@ -559,6 +545,24 @@ func (c *Cache) Remove(pkgID consign.ObjectID, version uint32) error {
 		}
 	}
 	return nil
+}
+
+// entryLocked finds the entry of version of package pkgID for op: an
+// invalid ID, a closed cache and a version not in the cache are errors.
+// c.mu must be held.
+func (c *Cache) entryLocked(op string, pkgID consign.ObjectID, version uint32) (string, *cacheEntry, error) {
+	_, name, err := cacheKey(op, pkgID, version)
+	if err != nil {
+		return "", nil, err
+	}
+	if c.closed {
+		return name, nil, consign.Errorf(consign.ErrUnavailable, op, name, "cache is closed")
+	}
+	e := c.entries[name]
+	if e == nil {
+		return name, nil, consign.Errorf(consign.ErrNotFound, op, name, "not in the cache")
+	}
+	return name, e, nil
 }
 
 // Entries returns every entry, ordered by package ID and version.

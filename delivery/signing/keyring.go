@@ -218,12 +218,10 @@ func (r *Keyring) Keys() []Key {
 // PublicKeys returns the trust set agents should be given: every key in
 // the keyring, in the order of Keys.
 func (r *Keyring) PublicKeys() []PublicKey {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	ps := make([]PublicKey, 0, 1+len(r.old))
-	ps = append(ps, r.active.PublicKey())
-	for _, k := range r.old {
-		ps = append(ps, k.PublicKey())
+	ks := r.Keys()
+	ps := make([]PublicKey, len(ks))
+	for i, k := range ks {
+		ps[i] = k.PublicKey()
 	}
 	return ps
 }
