@@ -148,7 +148,7 @@ func NewServer(site *delivery.Site, opts Options) (*Server, error) {
 		devices:   deviceCache{m: make(map[uint32]devInfo)},
 		policies:  policies{m: make(map[uint32]*policyEntry)},
 		manifests: manifests{m: make(map[manifestKey]*manifestSnap), lastSerial: make(map[manifestKey]uint64)},
-		batch:     batcher{delay: batchDelay, max: batchDevices},
+		batch:     batcher{delay: batchDelay, max: batchUploads},
 		closing:   make(chan struct{}),
 	}
 	if s.signer == nil {

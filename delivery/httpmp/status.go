@@ -24,16 +24,18 @@ import (
 //
 //   - Every upload is validated on its own before it joins a batch, so a
 //     bad upload is refused (400) without touching anyone else's.
-//   - A batch holds at most one upload per device.
+//   - Two uploads of one device in a batch are taken in order, together
+//     (ReportMany merges them): a resend in the later one counts there as
+//     a duplicate, as it would reported on its own.
 //   - When the batch fails validation anyway (a device deleted meanwhile,
 //     say), each upload is reported on its own, so only the bad one
 //     fails.
 
 // Batching limits: how long the first upload of a batch waits for others,
-// and how many devices a batch holds.
+// and how many uploads a batch holds.
 const (
 	batchDelay   = 2 * time.Millisecond
-	batchDevices = 1000
+	batchUploads = 1000
 	// batchTimeout bounds a batch's commit, which runs detached from the
 	// request that happened to lead it.
 	batchTimeout = time.Minute
@@ -50,10 +52,9 @@ type statusJob struct {
 
 // statusBatch is a batch being collected or committed.
 type statusBatch struct {
-	jobs    []*statusJob
-	devices map[uint32]struct{}
-	full    chan struct{} // closed when the batch reaches batchDevices
-	done    chan struct{} // closed when every job has its outcome
+	jobs []*statusJob
+	full chan struct{} // closed when the batch reaches batchUploads
+	done chan struct{} // closed when every job has its outcome
 }
 
 // batcher collects concurrent uploads. There is no background goroutine:
@@ -70,24 +71,9 @@ type batcher struct {
 // ctx.Err() when ctx ends first (the batch is committed anyway).
 func (s *Server) submit(ctx context.Context, job *statusJob) error {
 	b := &s.batch
-	for {
-		b.mu.Lock()
-		cur := b.open
-		if cur == nil {
-			break // lead a new batch; b.mu still held
-		}
-		if _, dup := cur.devices[job.rid]; dup {
-			// One upload per device per batch: wait for this one to end.
-			b.mu.Unlock()
-			select {
-			case <-cur.done:
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+	b.mu.Lock()
+	if cur := b.open; cur != nil {
 		cur.jobs = append(cur.jobs, job)
-		cur.devices[job.rid] = struct{}{}
 		if len(cur.jobs) >= b.max {
 			close(cur.full)
 			b.open = nil
@@ -100,8 +86,8 @@ func (s *Server) submit(ctx context.Context, job *statusJob) error {
 			return ctx.Err()
 		}
 	}
-	cur := &statusBatch{jobs: []*statusJob{job}, devices: map[uint32]struct{}{job.rid: {}},
-		full: make(chan struct{}), done: make(chan struct{})}
+	// Lead a new batch; b.mu still held.
+	cur := &statusBatch{jobs: []*statusJob{job}, full: make(chan struct{}), done: make(chan struct{})}
 	if b.max > 1 {
 		b.open = cur
 	}
