@@ -50,10 +50,6 @@ type Options struct {
 	// ends only when it finds the device's ETag stale at its start, or at
 	// WaitTimeout.
 	Notifier *Notifier
-	// Schema is the WQL schema that gives the JSON values of a device's
-	// properties and inventory their types. Default: the Site's
-	// (Site.Schema).
-	Schema *wql.Schema
 	// PolicyTTL is how long a signed policy or manifest is valid; a device
 	// cut off from the site for longer freezes rather than act on stale
 	// policy. An envelope is re-signed at the latest half of it after it was
@@ -144,7 +140,7 @@ func NewServer(site *delivery.Site, opts Options) (*Server, error) {
 	}
 	opts.TokenKeys = cloneKeys(opts.TokenKeys)
 	s := &Server{site: site, opts: opts, signer: opts.Signer, log: opts.Logger, now: opts.Clock,
-		schema: opts.Schema, notifier: opts.Notifier,
+		schema: site.Schema(), notifier: opts.Notifier,
 		devices:   deviceCache{m: make(map[uint32]devInfo)},
 		policies:  policies{m: make(map[uint32]*policyEntry)},
 		manifests: manifests{m: make(map[manifestKey]*manifestSnap), lastSerial: make(map[manifestKey]uint64)},
@@ -159,9 +155,6 @@ func NewServer(site *delivery.Site, opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.schema == nil {
-		s.schema = site.Schema()
 	}
 	return s, nil
 }
