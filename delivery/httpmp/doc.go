@@ -112,7 +112,7 @@
 //	 "pollInterval":3600000000000}
 //
 // Properties and Inventory values take the type of their schema property
-// (Options.Schema): JSON numbers become Integers (1 and 1.0 alike), RFC
+// (the Site's schema): JSON numbers become Integers (1 and 1.0 alike), RFC
 // 3339 strings DateTimes, arrays arrays. A value of the wrong type, an
 // unknown property or class is a 400 naming it
 // (`device.Properties["Decommissioned"]`). pollInterval is in nanoseconds.
