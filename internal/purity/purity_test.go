@@ -13,7 +13,7 @@ import (
 )
 
 // domain lists the pure packages, by folder relative to the module root.
-var domain = []string{"package", "schedule", "collection", "collection/wql", "advertisement", "distpoint", "updates"}
+var domain = []string{"package", "schedule", "collection", "collection/wql", "advertisement", "distpoint", "updates", "tasksequence"}
 
 // forbidden are import paths (or prefixes ending in "/") a domain package
 // must not use in non-test code.
