@@ -9,6 +9,7 @@ import (
 	"github.com/consign/consign"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/schedule"
+	"github.com/consign/consign/tasksequence"
 )
 
 // Limits from §1.9 and §1.3.
@@ -33,7 +34,7 @@ type Advertisement struct {
 	Name                  string           // AdvertisementName: required, immutable
 	Comment               string
 	PackageID             consign.ObjectID // immutable
-	ProgramName           string           // immutable; "*" for a task sequence [UNVERIFIED for 2007]
+	ProgramName           string           // immutable; tasksequence.ProgramName ("*") for a task sequence
 	CollectionID          consign.ObjectID // immutable
 	IncludeSubcollections bool
 
@@ -73,6 +74,11 @@ type Advertisement struct {
 	// effect.
 	AllowUsersToRunIndependently bool
 
+	// Fast and Slow are the Distribution Points page's content choices for
+	// fast and slow boundaries (RemoteClientFlags). A task sequence
+	// advertisement reads them as its own page's choices (see the
+	// FastChoice and SlowChoice constants) and may also use the
+	// download-on-demand ones.
 	Fast FastChoice
 	Slow SlowChoice
 	// AllowFallbackToUnprotected is the inverse of DONOT_FALLBACK (§1.9,
@@ -81,6 +87,15 @@ type Advertisement struct {
 	BalloonReminders           bool // BALLOON_REMINDERS_REQUIRED
 	Countdown                  int  // MandatoryCountdown in minutes; 0 = the site's countdown
 	Rerun                      Rerun
+
+	// ShowProgress is SHOW_PROGRESS, the task sequence Interaction page's
+	// "Show task sequence progress" (§1.9); task sequences only.
+	ShowProgress bool
+	// AvailableToBootMediaAndPXE is ENABLE_TS_FROM_CD_AND_PXE, the task
+	// sequence General page's "Make this task sequence available to boot
+	// media and PXE" (§1.9); task sequences only, and not with "Download
+	// all contents locally before starting task sequence" (FastDownload).
+	AvailableToBootMediaAndPXE bool
 
 	// OtherAdvertFlags and OtherRemoteClientFlags hold the bits no field
 	// models, and groups of bits that contradict each other (two rerun bits,
@@ -120,6 +135,31 @@ func New(id consign.ObjectID, name string, p consign.ObjectID, program string, c
 	}
 }
 
+// NewTaskSequence returns an optional advertisement of the task sequence
+// package tsPackage to coll with the task sequence wizard's defaults (§1.9
+// "Task-sequence advertisements"): New's, with ProgramName
+// tasksequence.ProgramName, "Download content locally when needed by running task
+// sequence" (FastDownloadOnDemand), the remote-DP box unticked
+// (SlowDoNotRun) and "When no protected distribution point is available, use
+// an unprotected distribution point" ticked (AllowFallbackToUnprotected, on
+// by default per §1.9). Rerun stays as New sets it.
+//
+// ShowProgress is false and AvailableToBootMediaAndPXE false: the reference
+// gives no default for either box, so they start unticked [UNVERIFIED].
+func NewTaskSequence(id consign.ObjectID, name string, tsPackage consign.ObjectID, coll consign.ObjectID, present time.Time) *Advertisement {
+	a := New(id, name, tsPackage, tasksequence.ProgramName, coll, present)
+	a.Fast = FastDownloadOnDemand
+	a.Slow = SlowDoNotRun
+	a.AllowFallbackToUnprotected = true
+	a.ShowProgress = false // [UNVERIFIED] default
+	return a
+}
+
+// IsTaskSequence reports whether the advertisement offers a task sequence:
+// its ProgramName is tasksequence.ProgramName. Whether PackageID really names a
+// task sequence package (type 4) is for the caller, which knows the package.
+func (a *Advertisement) IsTaskSequence() bool { return a.ProgramName == tasksequence.ProgramName }
+
 // AdvertFlags returns the AdvertFlags word the fields encode.
 func (a *Advertisement) AdvertFlags() AdvertFlags {
 	f := a.OtherAdvertFlags
@@ -138,6 +178,8 @@ func (a *Advertisement) AdvertFlags() AdvertFlags {
 	set(a.WakeOnLAN, AdvWakeOnLAN)
 	set(!a.AllowUsersToRunIndependently, AdvNoDisplay)
 	set(a.MandatoryOverSlowLinks, AdvOnSlowNet)
+	set(a.ShowProgress, AdvShowProgress)
+	set(a.AvailableToBootMediaAndPXE, AdvEnableTSFromCDAndPXE)
 	return f
 }
 
@@ -167,6 +209,8 @@ func (a *Advertisement) FromFlags(af AdvertFlags, rcf RemoteClientFlags) {
 	a.WakeOnLAN = af&AdvWakeOnLAN != 0
 	a.AllowUsersToRunIndependently = af&AdvNoDisplay == 0
 	a.MandatoryOverSlowLinks = af&AdvOnSlowNet != 0
+	a.ShowProgress = af&AdvShowProgress != 0
+	a.AvailableToBootMediaAndPXE = af&AdvEnableTSFromCDAndPXE != 0
 	a.OtherAdvertFlags = af &^ advModelled
 
 	a.BalloonReminders = rcf&RCFBalloonRemindersRequired != 0
@@ -178,13 +222,13 @@ func (a *Advertisement) FromFlags(af AdvertFlags, rcf RemoteClientFlags) {
 		}
 	}
 	a.Fast = FastUnspecified
-	for c := FastDownload; c < FastUnspecified; c++ {
+	for _, c := range [...]FastChoice{FastDownload, FastRunFromDP, FastDownloadOnDemand} {
 		if rest&rcfFast == c.bit() {
 			a.Fast, rest = c, rest&^c.bit()
 		}
 	}
 	a.Slow = SlowUnspecified
-	for c := SlowDoNotRun; c < SlowUnspecified; c++ {
+	for _, c := range [...]SlowChoice{SlowDoNotRun, SlowDownload, SlowRunFromDP, SlowDownloadOnDemand} {
 		if rest&rcfSlow == c.bit() {
 			a.Slow, rest = c, rest&^c.bit()
 		}
@@ -251,7 +295,9 @@ func (a *Advertisement) EffectiveRerun() Rerun {
 
 // Validate reports every rule the advertisement breaks (§1.9, §7 invariants
 // 2 and 3), each as a *consign.ValidationError. p is the advertised program;
-// when it is nil the checks that need it are skipped.
+// when it is nil the checks that need it are skipped. A task sequence
+// advertisement (IsTaskSequence) has no program: pass nil, and its own rules
+// apply instead (see checkTaskSequence).
 func (a *Advertisement) Validate(p *pkg.Program) error {
 	var ps consign.Problems
 	checkID(&ps, "Advertisement.ID", a.ID)
@@ -268,8 +314,8 @@ func (a *Advertisement) Validate(p *pkg.Program) error {
 	ps.Check(a.Priority >= PriorityHigh && a.Priority <= PriorityLow, "Advertisement.Priority", "1 (high), 2 (normal) or 3 (low)")
 	ps.Check(a.Countdown >= 0, "Advertisement.Countdown", "zero (site default) or a positive number of minutes")
 	ps.Check(a.Rerun >= RerunUnspecified && a.Rerun <= RerunIfSucceeded, "Advertisement.Rerun", "one of the Rerun constants")
-	ps.Check(a.Fast >= FastDownload && a.Fast <= FastUnspecified, "Advertisement.Fast", "one of the FastChoice constants")
-	ps.Check(a.Slow >= SlowDoNotRun && a.Slow <= SlowUnspecified, "Advertisement.Slow", "one of the SlowChoice constants")
+	ps.Check(a.Fast >= FastDownload && a.Fast <= FastDownloadOnDemand, "Advertisement.Fast", "one of the FastChoice constants")
+	ps.Check(a.Slow >= SlowDoNotRun && a.Slow <= SlowDownloadOnDemand, "Advertisement.Slow", "one of the SlowChoice constants")
 
 	if n := a.Assignments(); n > MaxAssignments {
 		ps.AddValue("Advertisement.Schedules", n, fmt.Sprintf("at most %d assignments, schedules and events together", MaxAssignments))
@@ -290,12 +336,66 @@ func (a *Advertisement) Validate(p *pkg.Program) error {
 		// is known; Decide then treats the advertisement as expired.
 		ps.Check(civil(a.ExpirationTime, time.UTC).After(civil(a.PresentTime, time.UTC)), "Advertisement.ExpirationTime", "after the start time (PresentTime)")
 	}
-	if p != nil {
+	a.checkTaskSequence(&ps)
+	switch {
+	case p == nil:
+	case a.IsTaskSequence():
+		ps.AddValue("Advertisement.ProgramName", a.ProgramName, "must match the program given: a task sequence advertisement (\"*\") has no program, pass none (§1.9)")
+	default:
 		ps.Check(p.PackageID == a.PackageID && p.Name == a.ProgramName, "Advertisement.ProgramName", "must match the program given")
 		ps.Check(!a.OnLogoff || p.Logon == pkg.NoUserLoggedOn, "Advertisement.OnLogoff", "the program must run only when no user is logged on (NOUSERLOGGEDIN)")
 	}
 	a.checkOtherFlags(&ps)
 	return ps.Err()
+}
+
+// checkTaskSequence applies the task sequence rules of §1.9 ("Task-sequence
+// advertisements (differences)"): the task sequence options are legal only on
+// a task sequence advertisement; its Distribution Points page has one content
+// choice plus "use a remote distribution point", so Slow is SlowDoNotRun or
+// Fast's remote counterpart; and "Download all contents locally before
+// starting task sequence" is not allowed with boot media and PXE.
+func (a *Advertisement) checkTaskSequence(ps *consign.Problems) {
+	if !a.IsTaskSequence() {
+		const rule = "legal only on a task sequence advertisement (ProgramName \"*\", §1.9)"
+		ps.Check(a.Fast != FastDownloadOnDemand, "Advertisement.Fast", "download on demand (0x100): "+rule)
+		ps.Check(a.Slow != SlowDownloadOnDemand, "Advertisement.Slow", "download on demand from a remote DP (0x200): "+rule)
+		ps.Check(!a.ShowProgress, "Advertisement.ShowProgress", rule)
+		ps.Check(!a.AvailableToBootMediaAndPXE, "Advertisement.AvailableToBootMediaAndPXE", rule)
+		return
+	}
+	fast, slow, ok := a.choices()
+	if !ok {
+		return // out of range or contradictory: reported by the other checks
+	}
+	if slow != SlowDoNotRun && slow != fast.remote() {
+		ps.AddValue("Advertisement.Slow", a.Slow.name(), fmt.Sprintf("on a task sequence advertisement, SlowDoNotRun or %s, the remote counterpart of Fast: "+
+			"the page has one content choice plus \"When no local distribution point is available, use a remote distribution point\" (§1.9)", fast.remote().name()))
+	}
+	if a.AvailableToBootMediaAndPXE && fast == FastDownload {
+		ps.AddValue("Advertisement.Fast", a.Fast.name(), "not \"Download all contents locally before starting task sequence\" (FastDownload, also the default when no fast-boundary bit is set) "+
+			"when AvailableToBootMediaAndPXE is set (§1.9)")
+	}
+}
+
+// choices returns Fast and Slow after defaulting (§7 invariant 3): an
+// unspecified choice whose group has no bit in OtherRemoteClientFlags reads
+// as the console default (FastDownload, SlowDoNotRun), as content location
+// reads it. ok is false when a choice is out of range or its group holds
+// bits beside the field (a contradiction checkOtherFlags reports).
+func (a *Advertisement) choices() (FastChoice, SlowChoice, bool) {
+	fast, slow := a.Fast, a.Slow
+	if fast < FastDownload || fast > FastDownloadOnDemand || slow < SlowDoNotRun || slow > SlowDownloadOnDemand ||
+		a.OtherRemoteClientFlags&(rcfFast|rcfSlow) != 0 {
+		return fast, slow, false
+	}
+	if fast == FastUnspecified {
+		fast = FastDownload
+	}
+	if slow == SlowUnspecified {
+		slow = SlowDoNotRun
+	}
+	return fast, slow, true
 }
 
 // checkOtherFlags rejects what OtherAdvertFlags and OtherRemoteClientFlags

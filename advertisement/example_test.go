@@ -1,9 +1,11 @@
 package advertisement_test
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/schedule"
@@ -67,4 +69,36 @@ func ExampleDecide() {
 	// MandatoryDue | assignment due
 	//    due Mar 4 01:00 CET
 	//    next Mar 5 01:00 CET
+}
+
+func ExampleNewTaskSequence() {
+	// Advertise the "Deploy Windows 7" task sequence (package CEN00005) to
+	// the Windows 7 upgrade collection, also to boot media and PXE, with
+	// its progress shown and content downloaded when the running task
+	// sequence needs it, from a remote DP too.
+	ad := advertisement.NewTaskSequence("CEN00020", "Deploy Windows 7", "CEN00005", "CEN00007",
+		time.Date(2009, 3, 1, 8, 0, 0, 0, time.UTC))
+	ad.AvailableToBootMediaAndPXE = true
+	ad.ShowProgress = true
+	ad.Slow = advertisement.SlowDownloadOnDemand
+	fmt.Println(ad.ProgramName, ad.IsTaskSequence())
+	fmt.Printf("AdvertFlags %#08x RemoteClientFlags %#04x\n", uint32(ad.AdvertFlags()), uint32(ad.RemoteClientFlags()))
+	fmt.Println("valid:", ad.Validate(nil) == nil) // a task sequence has no program
+
+	// "Download all contents locally before starting task sequence" (from a
+	// remote DP too) is not allowed with boot media and PXE.
+	ad.Fast, ad.Slow = advertisement.FastDownload, advertisement.SlowDownload
+	var ve *consign.ValidationError
+	if errors.As(ad.Validate(nil), &ve) {
+		fmt.Println(ve.Field, "rejected")
+	}
+	// Accessing content directly from the DP is allowed.
+	ad.Fast, ad.Slow = advertisement.FastRunFromDP, advertisement.SlowRunFromDP
+	fmt.Println("valid:", ad.Validate(nil) == nil)
+	// Output:
+	// * true
+	// AdvertFlags 0x02840000 RemoteClientFlags 0x2300
+	// valid: true
+	// Advertisement.Fast rejected
+	// valid: true
 }

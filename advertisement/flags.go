@@ -1,5 +1,7 @@
 package advertisement
 
+import "fmt"
+
 // AdvertFlags is SMS_Advertisement.AdvertFlags (reference §1.9, [S-ADV]).
 // Advertisement models most bits as fields; AdvertFlags and FromFlags convert.
 type AdvertFlags uint32
@@ -34,11 +36,13 @@ const (
 	// advMandatoryOnly may be set only on a mandatory advertisement
 	// (§7 invariant 2).
 	advMandatoryOnly = AdvNoDisplay | AdvOnSlowNet | AdvOverrideServiceWindows | AdvWakeOnLAN
+	// advTaskSequence are the modelled bits legal only on a task sequence
+	// advertisement (§1.9 "Task-sequence advertisements (differences)").
+	advTaskSequence = AdvEnableTSFromCDAndPXE | AdvShowProgress
 	// advModelled are the bits Advertisement holds as fields.
-	advModelled = advEvents | advMandatoryOnly | AdvDoNotFallback | AdvRebootOutsideOfServiceWindows
+	advModelled = advEvents | advMandatoryOnly | advTaskSequence | AdvDoNotFallback | AdvRebootOutsideOfServiceWindows
 	advCB       = AdvOptionalPredownload | AdvEnablePeerCaching
-	advDefined  = advModelled | advCB | AdvWindowsCE | AdvEnableTSFromCDAndPXE |
-		AdvIntranetOnly | AdvShowProgress | AdvTargetToWinPE | AdvHiddenInWinPE
+	advDefined  = advModelled | advCB | AdvWindowsCE | AdvIntranetOnly | AdvTargetToWinPE | AdvHiddenInWinPE
 )
 
 // RemoteClientFlags is SMS_Advertisement.RemoteClientFlags (§1.9, [S-ADV]):
@@ -76,12 +80,11 @@ const DefaultRemoteClientFlags = RCFDownloadFromLocalDP | RCFDontRunNoLocalDP
 
 const (
 	rcfRerun    = RCFRerunAlways | RCFRerunNever | RCFRerunIfFailed | RCFRerunIfSucceeded
-	rcfFast     = RCFRunFromLocalDP | RCFDownloadFromLocalDP
-	rcfSlow     = RCFDontRunNoLocalDP | RCFDownloadFromRemoteDP | RCFRunFromRemoteDP
+	rcfFast     = RCFRunFromLocalDP | RCFDownloadFromLocalDP | RCFDownloadOnDemandFromLocalDP
+	rcfSlow     = RCFDontRunNoLocalDP | RCFDownloadFromRemoteDP | RCFRunFromRemoteDP | RCFDownloadOnDemandFromRemoteDP
 	rcfModelled = rcfRerun | rcfFast | rcfSlow | RCFBalloonRemindersRequired
 	rcfCB       = RCFPersistOnWriteFilterDevices | RCFDontFallback | RCFDPAllowMeteredNetwork
-	rcfDefined  = rcfModelled | rcfCB | RCFBatteryPower | RCFRunFromCD | RCFDownloadFromCD |
-		RCFDownloadOnDemandFromLocalDP | RCFDownloadOnDemandFromRemoteDP
+	rcfDefined  = rcfModelled | rcfCB | RCFBatteryPower | RCFRunFromCD | RCFDownloadFromCD
 )
 
 // Rerun is the advertisement's "Program rerun behavior" (§1.9, §3.2 step 4a).
@@ -133,13 +136,31 @@ func (r Rerun) String() string {
 
 // FastChoice is what a client inside a fast (LAN) boundary does with the
 // content (§1.9 Distribution Points page, §3.3 step 7).
+//
+// The values are stored as integers, so they are never renumbered: choices
+// added later follow FastUnspecified.
 type FastChoice int
 
-// Fast-boundary choices. The zero value is the default, FastDownload.
+// Fast-boundary choices. The zero value is the default, FastDownload. On a
+// task sequence advertisement (IsTaskSequence) the Distribution Points page
+// names them differently (§1.9 "Task-sequence advertisements"); the bits are
+// the same.
 const (
-	FastDownload    FastChoice = iota // download content and run locally (0x10)
-	FastRunFromDP                     // run program from the distribution point (0x08)
-	FastUnspecified                   // neither or both bits: set only by FromFlags to round-trip such a word
+	// FastDownload (0x10): download content from the distribution point and
+	// run locally. On a task sequence: "Download all contents locally before
+	// starting task sequence".
+	FastDownload FastChoice = iota
+	// FastRunFromDP (0x08): run program from the distribution point. On a
+	// task sequence: "Access content directly from a distribution point when
+	// needed by the running task sequence".
+	FastRunFromDP
+	// FastUnspecified is none or several fast-boundary bits: set only by
+	// FromFlags to round-trip such a word.
+	FastUnspecified
+	// FastDownloadOnDemand (0x100, DOWNLOAD_ON_DEMAND_FROM_LOCAL_DP), task
+	// sequences only: "Download content locally when needed by running task
+	// sequence".
+	FastDownloadOnDemand
 )
 
 func (f FastChoice) bit() RemoteClientFlags {
@@ -148,20 +169,71 @@ func (f FastChoice) bit() RemoteClientFlags {
 		return RCFDownloadFromLocalDP
 	case FastRunFromDP:
 		return RCFRunFromLocalDP
+	case FastDownloadOnDemand:
+		return RCFDownloadOnDemandFromLocalDP
 	}
 	return 0
 }
 
+// name returns the constant's name, for validation messages.
+func (f FastChoice) name() string {
+	switch f {
+	case FastDownload:
+		return "FastDownload"
+	case FastRunFromDP:
+		return "FastRunFromDP"
+	case FastUnspecified:
+		return "FastUnspecified"
+	case FastDownloadOnDemand:
+		return "FastDownloadOnDemand"
+	}
+	return fmt.Sprintf("FastChoice(%d)", int(f))
+}
+
+// remote returns the slow-boundary choice that takes the same content choice
+// from a remote DP: the task sequence page's "When no local distribution
+// point is available, use a remote distribution point" (§1.9). It returns
+// SlowUnspecified for a choice with no counterpart.
+func (f FastChoice) remote() SlowChoice {
+	switch f {
+	case FastDownload:
+		return SlowDownload
+	case FastRunFromDP:
+		return SlowRunFromDP
+	case FastDownloadOnDemand:
+		return SlowDownloadOnDemand
+	}
+	return SlowUnspecified
+}
+
 // SlowChoice is what a client on a slow or unreliable boundary (or using a
 // fallback source location) does (§1.9 Distribution Points page, §3.3 step 7).
+//
+// The values are stored as integers, so they are never renumbered: choices
+// added later follow SlowUnspecified.
 type SlowChoice int
 
-// Slow-boundary choices. The zero value is the default, SlowDoNotRun.
+// Slow-boundary choices. The zero value is the default, SlowDoNotRun. On a
+// task sequence advertisement each choice but SlowDoNotRun is the remote
+// counterpart of a FastChoice, ticked by "When no local distribution point is
+// available, use a remote distribution point" (§1.9).
 const (
-	SlowDoNotRun    SlowChoice = iota // do not run program (0x20)
-	SlowDownload                      // download content and run locally (0x40)
-	SlowRunFromDP                     // run program from the distribution point (0x80)
-	SlowUnspecified                   // none or several bits: set only by FromFlags to round-trip such a word
+	// SlowDoNotRun (0x20): do not run program. On a task sequence: the
+	// remote-DP box unticked.
+	SlowDoNotRun SlowChoice = iota
+	// SlowDownload (0x40): download content and run locally. On a task
+	// sequence: download all contents before starting, from a remote DP.
+	SlowDownload
+	// SlowRunFromDP (0x80): run program from the distribution point. On a
+	// task sequence: access content directly from a remote DP.
+	SlowRunFromDP
+	// SlowUnspecified is none or several slow-boundary bits: set only by
+	// FromFlags to round-trip such a word.
+	SlowUnspecified
+	// SlowDownloadOnDemand (0x200, DOWNLOAD_ON_DEMAND_FROM_REMOTE_DP), task
+	// sequences only: download content when needed by the running task
+	// sequence, from a remote DP.
+	SlowDownloadOnDemand
 )
 
 func (s SlowChoice) bit() RemoteClientFlags {
@@ -172,8 +244,27 @@ func (s SlowChoice) bit() RemoteClientFlags {
 		return RCFDownloadFromRemoteDP
 	case SlowRunFromDP:
 		return RCFRunFromRemoteDP
+	case SlowDownloadOnDemand:
+		return RCFDownloadOnDemandFromRemoteDP
 	}
 	return 0
+}
+
+// name returns the constant's name, for validation messages.
+func (s SlowChoice) name() string {
+	switch s {
+	case SlowDoNotRun:
+		return "SlowDoNotRun"
+	case SlowDownload:
+		return "SlowDownload"
+	case SlowRunFromDP:
+		return "SlowRunFromDP"
+	case SlowUnspecified:
+		return "SlowUnspecified"
+	case SlowDownloadOnDemand:
+		return "SlowDownloadOnDemand"
+	}
+	return fmt.Sprintf("SlowChoice(%d)", int(s))
 }
 
 // Priority is the advertisement's replication priority to child sites

@@ -17,6 +17,10 @@ func TestFlagsRoundTrip(t *testing.T) {
 		a := newAd(at(2009, 1, 1, 0, 0))
 		a.FromFlags(advertisement.AdvertFlags(rapid.Uint32().Draw(t, "priorAF")), advertisement.RemoteClientFlags(rapid.Uint32().Draw(t, "priorRCF")))
 		a.Rerun = advertisement.Rerun(rapid.IntRange(0, 4).Draw(t, "priorRerun"))
+		a.Fast = advertisement.FastChoice(rapid.IntRange(0, 3).Draw(t, "priorFast"))
+		a.Slow = advertisement.SlowChoice(rapid.IntRange(0, 4).Draw(t, "priorSlow"))
+		a.ShowProgress = rapid.Bool().Draw(t, "priorShowProgress")
+		a.AvailableToBootMediaAndPXE = rapid.Bool().Draw(t, "priorPXE")
 		a.FromFlags(af, rcf)
 		if got := a.AdvertFlags(); got != af {
 			t.Fatalf("AdvertFlags() = %#x, want %#x", got, af)

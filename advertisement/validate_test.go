@@ -105,9 +105,14 @@ func TestValidate(t *testing.T) {
 		}, nil, []string{"Advertisement.OtherAdvertFlags", "Advertisement.OtherRemoteClientFlags"}},
 		{"undefined bits", func(a *advertisement.Advertisement) { a.OtherAdvertFlags, a.OtherRemoteClientFlags = 0x1, 0x10000 }, nil,
 			[]string{"Advertisement.OtherAdvertFlags", "Advertisement.OtherRemoteClientFlags"}},
-		{"task sequence bits", func(a *advertisement.Advertisement) {
+		// The task sequence bits are modelled by fields now; the fields'
+		// rules are in tasksequence_test.go.
+		{"task sequence bits in Other", func(a *advertisement.Advertisement) {
 			a.OtherAdvertFlags = advertisement.AdvEnableTSFromCDAndPXE | advertisement.AdvShowProgress
 			a.OtherRemoteClientFlags = advertisement.RCFDownloadOnDemandFromLocalDP
+		}, nil, []string{"Advertisement.OtherAdvertFlags", "Advertisement.OtherRemoteClientFlags"}},
+		{"WinPE bits stay in Other", func(a *advertisement.Advertisement) {
+			a.OtherAdvertFlags = advertisement.AdvTargetToWinPE | advertisement.AdvHiddenInWinPE
 		}, nil, nil},
 	}
 	for _, c := range cases {

@@ -108,17 +108,22 @@ func (s *Site) Locate(ctx context.Context, resourceID uint32, pkgID consign.Obje
 
 // fastChoice and slowChoice map an advertisement's choices to content
 // location's; an unspecified choice (no bit in RemoteClientFlags) takes
-// the console default (§7 invariant 3, "after defaulting").
+// the console default (§7 invariant 3, "after defaulting"). A task
+// sequence's download on demand (0x100, 0x200) takes content from the same
+// DPs as a download; when it is fetched is the agent's business (§1.9).
 func fastChoice(c advertisement.FastChoice) distpoint.FastChoice {
-	if c == advertisement.FastRunFromDP {
+	switch c {
+	case advertisement.FastRunFromDP:
 		return distpoint.FastRunFromDP
+	case advertisement.FastDownload, advertisement.FastDownloadOnDemand:
+		return distpoint.FastDownload
 	}
-	return distpoint.FastDownload
+	return distpoint.FastDownload // FastUnspecified: the console default
 }
 
 func slowChoice(c advertisement.SlowChoice) distpoint.SlowChoice {
 	switch c {
-	case advertisement.SlowDownload:
+	case advertisement.SlowDownload, advertisement.SlowDownloadOnDemand:
 		return distpoint.SlowDownload
 	case advertisement.SlowRunFromDP:
 		return distpoint.SlowRunFromDP

@@ -12,8 +12,9 @@ import (
 
 // FastChoice is what an advertisement tells a client with a local (fast
 // boundary) DP to do with the content (§1.9 RemoteClientFlags, §3.3 step 7).
-// The values equal advertisement.FastChoice's, so a caller converts with
-// FastChoice(ad.Fast); distpoint does not import advertisement.
+// distpoint does not import advertisement: callers map an advertisement's
+// choices (including a task sequence's download on demand, which locates
+// like a download) explicitly, as delivery does.
 type FastChoice int
 
 // Fast-boundary choices; the zero value is ConfigMgr's default.
@@ -28,7 +29,7 @@ const (
 
 // SlowChoice is what an advertisement tells a client with only remote (slow
 // boundary, or no boundary) DPs to do (§1.9 RemoteClientFlags, §3.3 step 7).
-// The values equal advertisement.SlowChoice's.
+// Callers map an advertisement's choice explicitly, as for FastChoice.
 type SlowChoice int
 
 // Slow-boundary choices; the zero value is ConfigMgr's default.
