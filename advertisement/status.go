@@ -6,6 +6,7 @@ import (
 
 	"github.com/consign/consign"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/tasksequence"
 )
 
 // AcceptanceState is the acceptance track of a client's status for one
@@ -128,6 +129,11 @@ const (
 	EventTSResumed                            // 11142 → Running
 	EventTSFailed                             // 11170 → Failed
 	EventTSSucceeded                          // 11171 → Succeeded
+	// EventTSStep: a task sequence step ended; Message.Step says which
+	// and how. The sequence is still Running. ConfigMgr reports steps
+	// with 111xx messages whose IDs the reference does not record (ID
+	// unverified).
+	EventTSStep
 )
 
 // eventDef is one row of the event table: its name, its status message ID (0
@@ -168,6 +174,7 @@ var eventDefs = [...]eventDef{
 	EventTSResumed:           {"TSResumed", 11142, 0, DeliveryRunning, false},
 	EventTSFailed:            {"TSFailed", 11170, 0, DeliveryFailed, false},
 	EventTSSucceeded:         {"TSSucceeded", 11171, 0, DeliverySucceeded, false},
+	EventTSStep:              {"TSStep", 0, 0, DeliveryRunning, true},
 }
 
 func (e Event) def() (eventDef, bool) {
@@ -236,6 +243,23 @@ type Message struct {
 	// not the advertised program itself: it feeds that program's execution
 	// history and leaves the advertisement's status alone.
 	RunFirst *pkg.ProgramRef
+	// Step says which task sequence step an EventTSStep message is about
+	// and how it ended; set exactly on those messages.
+	Step *StepStatus
+}
+
+// StepStatus is how one step of a task sequence ended on a device: the
+// per-step progress a task sequence reports (§1.10).
+type StepStatus struct {
+	// Index is the step's position in the order tasksequence.Sequence.Walk
+	// visits steps (a group before its steps), from 0.
+	Index int
+	// Name is the step's name when it ran.
+	Name  string
+	State tasksequence.StepState
+	// Continued is set on a failed step whose ContinueOnError let the
+	// sequence go on.
+	Continued bool
 }
 
 // Validate reports every problem with m.
@@ -248,6 +272,20 @@ func (m Message) Validate() error {
 		ps.AddValue("Message.Event", int(m.Event), "one of the Event constants")
 	}
 	ps.Check(!m.Time.IsZero(), "Message.Time", "required")
+	if m.Event == EventTSStep {
+		if m.Step == nil {
+			ps.Add("Message.Step", "required on a TSStep message")
+		} else {
+			ps.Check(m.Step.Index >= 0, "Message.Step.Index", "zero or more")
+			ps.Check(m.Step.Name != "", "Message.Step.Name", "required")
+			ps.Check(m.Step.State >= tasksequence.StepSucceeded && m.Step.State <= tasksequence.StepSkippedCondition,
+				"Message.Step.State", "one of the tasksequence.StepState constants")
+			ps.Check(!m.Step.Continued || m.Step.State == tasksequence.StepFailed, "Message.Step.Continued", "only on a failed step")
+		}
+	} else {
+		ps.Check(m.Step == nil, "Message.Step", "only on a TSStep message")
+	}
+	ps.Check(m.Step == nil || m.RunFirst == nil, "Message.RunFirst", "a task sequence step is not a program run first")
 	return ps.Err()
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/tasksequence"
 )
 
 // CreateAdvertisement advertises a program to a collection (New
@@ -56,9 +57,20 @@ func (t *tx) checkAdvertisement(a *advertisement.Advertisement) error {
 	if p, ok := t.plannedPrograms()[ref]; ok {
 		prog = p
 	}
-	if _, ok := t.plannedPackage(a.PackageID); !ok {
+	p, ok := t.plannedPackage(a.PackageID)
+	switch {
+	case !ok:
 		probs.AddValue("Advertisement.PackageID", string(a.PackageID), "must name an existing package")
-	} else if prog == nil {
+	case p.Type == pkg.TypeTaskSequence:
+		// A task sequence is advertised as the program "*" (§1.9, §1.10);
+		// there is no program to check the advertisement against.
+		prog = nil
+		probs.Check(a.ProgramName == tasksequence.ProgramName, "Advertisement.ProgramName",
+			fmt.Sprintf("must be %q: package %s is a task sequence", tasksequence.ProgramName, a.PackageID))
+		if _, ok := t.st.sequences[a.PackageID]; !ok && !t.puts(kindSequence, string(a.PackageID)) {
+			probs.AddValue("Advertisement.PackageID", string(a.PackageID), "task sequence package has no sequence yet (SetSequence)")
+		}
+	case prog == nil:
 		probs.AddValue("Advertisement.ProgramName", a.ProgramName, "must name a program of package "+string(a.PackageID))
 	}
 	if _, ok := t.st.engine.Collection(a.CollectionID); !ok && (t.newCollection == nil || t.newCollection.ID != a.CollectionID) {
@@ -79,9 +91,14 @@ func (t *tx) checkAdvertisement(a *advertisement.Advertisement) error {
 	return probs.Err()
 }
 
-// guardAdvertisement guards what an advertisement refers to.
+// guardAdvertisement guards what an advertisement refers to: its
+// collection and its program, or its task sequence package.
 func (t *tx) guardAdvertisement(a *advertisement.Advertisement) {
 	t.guard(kindCollection, string(a.CollectionID))
+	if a.IsTaskSequence() {
+		t.guard(kindPackage, string(a.PackageID))
+		return
+	}
 	t.guard(kindProgram, programKey(pkg.ProgramRef{PackageID: a.PackageID, Program: a.ProgramName}))
 }
 

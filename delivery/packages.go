@@ -139,6 +139,7 @@ func (s *Site) DeletePackage(ctx context.Context, id consign.ObjectID) error {
 				users = append(users, "program "+r.String()+" runs "+p.Dependency.String()+" first")
 			}
 		}
+		users = append(users, t.st.sequenceUsers(id, "")...)
 		if len(users) > 0 {
 			return &consign.Error{Code: consign.ErrFailedPrecondition, Op: "DeletePackage", Key: string(id),
 				Err: fmt.Errorf("still used: %s", strings.Join(users, ", "))}
@@ -151,6 +152,9 @@ func (s *Site) DeletePackage(ctx context.Context, id consign.ObjectID) error {
 				t.del(kindProgram, programKey(ref))
 				t.unguard(kindProgram, programKey(ref))
 			}
+		}
+		if _, ok := t.st.sequences[id]; ok {
+			t.del(kindSequence, string(id))
 		}
 		t.unguard(kindPackage, string(id))
 		for _, nal := range sortedKeys(t.st.pkgDPs[id]) {
@@ -221,8 +225,11 @@ func (t *tx) planProgram(op string, p *pkg.Program, create bool) error {
 	if p == nil {
 		return &consign.ValidationError{Field: "Program", Rule: "required"}
 	}
-	if _, ok := t.plannedPackage(p.PackageID); !ok {
+	if pk, ok := t.plannedPackage(p.PackageID); !ok {
 		return &consign.ValidationError{Field: "Program.PackageID", Value: string(p.PackageID), Rule: "must name an existing package"}
+	} else if pk.Type == pkg.TypeTaskSequence {
+		return &consign.ValidationError{Field: "Program.PackageID", Value: string(p.PackageID),
+			Rule: "a task sequence package has no programs: its sequence is advertised as \"*\" (§1.10)"}
 	} else if _, stored := t.st.packages[p.PackageID]; stored {
 		if _, err := t.ownPackage(op, p.PackageID); err != nil {
 			return err
@@ -264,6 +271,9 @@ func (t *tx) planProgram(op string, p *pkg.Program, create bool) error {
 			}
 		}
 		if err := probs.Err(); err != nil {
+			return err
+		}
+		if err := t.checkSequencePrograms(&np); err != nil {
 			return err
 		}
 	}
@@ -329,6 +339,7 @@ func (s *Site) DeleteProgram(ctx context.Context, ref pkg.ProgramRef) error {
 				users = append(users, "program "+r.String())
 			}
 		}
+		users = append(users, t.st.sequenceUsers(ref.PackageID, ref.Program)...)
 		if len(users) > 0 {
 			return &consign.Error{Code: consign.ErrFailedPrecondition, Op: "DeleteProgram", Key: ref.String(),
 				Err: fmt.Errorf("still used by %s", strings.Join(users, ", "))}

@@ -68,6 +68,14 @@ type Offer struct {
 	// Problem, when set, says why the offer cannot be acted on even though
 	// it applies (for example a dependency that no longer exists).
 	Problem string
+	// TaskSequence is set on a task sequence advertisement: the sequence
+	// and the packages and programs its steps use. Program is then what
+	// the sequence is advertised as (tasksequence.Program).
+	TaskSequence *TaskSequenceOffer
+	// Updates are, on a task sequence advertisement with an Install
+	// Software Updates step, the updates that step would install on the
+	// device, by CIID.
+	Updates []TaskSequenceUpdate
 }
 
 // PackageInfo is the part of a package a device needs (PKG_* in §1.18).
@@ -132,10 +140,25 @@ func (s *Site) Policy(ctx context.Context, resourceID uint32, dev *DeviceState) 
 			Countdown: s.opts.Countdown,
 		}
 		df.Windows, df.HasWindows = st.windows(cols, []collection.WindowType{collection.WindowGeneral}, now, now.Add(s.opts.WindowHorizon), facts.loc)
+		var tsFacts *advertisement.DeviceFacts // with OSD windows too, made for the first task sequence
 		hist := st.history[resourceID]
 		out.Offers = make([]Offer, 0, len(ads))
 		for _, a := range ads {
-			out.Offers = append(out.Offers, st.offer(a, resourceID, df, hist, now))
+			if a.ts == nil {
+				out.Offers = append(out.Offers, st.offer(a, resourceID, df, hist, now))
+				continue
+			}
+			if tsFacts == nil {
+				f := df
+				f.Windows, f.HasWindows = st.windows(cols, WindowTypes(a.ad), now, now.Add(s.opts.WindowHorizon), facts.loc)
+				tsFacts = &f
+			}
+			o := st.offer(a, resourceID, *tsFacts, hist, now)
+			o.TaskSequence = a.ts.offer
+			if a.ts.installsUpdates {
+				o.Updates = st.tsUpdates(resourceID, cols)
+			}
+			out.Offers = append(out.Offers, o)
 		}
 		return nil
 	})

@@ -165,6 +165,10 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 			probs.AddValue(field(i)+".RunFirst", m.RunFirst.String(), "must be a program the advertised program runs first")
 			continue
 		}
+		if m.Step != nil && a.ts == nil {
+			probs.Add(field(i)+".Step", "only on a task sequence advertisement")
+			continue
+		}
 		batch = append(batch, taken{m, a, i})
 	}
 	if probs.Len() > bad {
@@ -204,6 +208,16 @@ func (t *tx) planReport(resourceID uint32, msgs []advertisement.Message, field f
 			ref = *m.RunFirst // a program run first: its history only (§1.3)
 		} else {
 			p.cs.ClientStatus = p.cs.Apply(m)
+			if b.a.ts != nil {
+				// A task sequence's steps belong to the run its Started
+				// message began (§1.10 per-step progress).
+				switch {
+				case m.Event == advertisement.EventStarted && m.Time.After(p.cs.tsRun):
+					p.cs.tsRun, p.cs.steps = m.Time, nil
+				case m.Step != nil && !m.Time.Before(p.cs.tsRun):
+					p.cs.setStep(m)
+				}
+			}
 		}
 		if succeeded, final := m.Event.RunOutcome(); final {
 			// A run is recorded unless an equal or later one is known

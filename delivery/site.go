@@ -242,7 +242,7 @@ func kindRank(kind string) int {
 		return 0
 	case kindPackage, kindUpdateList:
 		return 1
-	case kindProgram:
+	case kindProgram, kindSequence:
 		return 2
 	case kindDevice:
 		// Devices before collections: a site loading itself then

@@ -89,8 +89,11 @@ type adState struct {
 	// prog and pkg are the advertised program and its package as policy
 	// shows them (nil when missing), kept current by applyPackage and
 	// applyProgram so that Policy needs no lookups.
-	prog     *pkg.Program
-	pkg      *PackageInfo
+	prog *pkg.Program
+	pkg  *PackageInfo
+	// ts is the advertised task sequence (nil for a program), its prog
+	// the program the sequence is advertised as.
+	ts       *tsState
 	targets  []consign.ObjectID // the collection and, when included, its subcollections
 	targeted map[uint32]struct{}
 	statuses map[uint32]*clientState // immutable; replaced on change
@@ -109,11 +112,15 @@ type state struct {
 	// pkgInfo is what policy says of each package, computed once per write.
 	pkgInfo  map[consign.ObjectID]*PackageInfo
 	programs map[pkg.ProgramRef]*pkg.Program
-	engine   *collection.Engine
-	tree     collection.Tree
-	ads      map[consign.ObjectID]*adState
-	adsByCol map[consign.ObjectID][]*adState
-	adsByPkg map[consign.ObjectID][]*adState
+	// sequences are the task sequence packages' sequences; seqUsers
+	// lists, per package, the task sequence packages whose steps use it.
+	sequences map[consign.ObjectID]*tsState
+	seqUsers  map[consign.ObjectID][]consign.ObjectID
+	engine    *collection.Engine
+	tree      collection.Tree
+	ads       map[consign.ObjectID]*adState
+	adsByCol  map[consign.ObjectID][]*adState
+	adsByPkg  map[consign.ObjectID][]*adState
 	// applicable holds, per collection, the advertisements that reach its
 	// members: its own and those of ancestors that include subcollections.
 	// Kept current by every write that can change it, so reads never fill it.
@@ -169,6 +176,8 @@ func newState(o Options) *state {
 		packages:       make(map[consign.ObjectID]*pkg.Package),
 		pkgInfo:        make(map[consign.ObjectID]*PackageInfo),
 		programs:       make(map[pkg.ProgramRef]*pkg.Program),
+		sequences:      make(map[consign.ObjectID]*tsState),
+		seqUsers:       make(map[consign.ObjectID][]consign.ObjectID),
 		engine:         collection.NewEngine(o.Schema),
 		ads:            make(map[consign.ObjectID]*adState),
 		adsByCol:       make(map[consign.ObjectID][]*adState),
@@ -251,6 +260,8 @@ func (st *state) apply(c Change, now time.Time) error {
 		return st.applyPackage(c)
 	case kindProgram:
 		return st.applyProgram(c)
+	case kindSequence:
+		return st.applySequence(c)
 	case kindCollection:
 		return st.applyCollection(c, now)
 	case kindLink:
@@ -359,8 +370,10 @@ func (st *state) applyProgram(c Change) error {
 }
 
 // packageChanged follows a change of a package or one of its programs into
-// its advertisements, and marks every device they target for notification.
+// its advertisements and the task sequences that use it, and marks every
+// device they target for notification.
 func (st *state) packageChanged(id consign.ObjectID) {
+	st.sequencesChanged(id)
 	for _, a := range st.adsByPkg[id] {
 		st.resolve(a)
 		for rid := range a.targeted {
@@ -369,10 +382,15 @@ func (st *state) packageChanged(id consign.ObjectID) {
 	}
 }
 
-// resolve points a at its program and package.
+// resolve points a at its program (or task sequence) and package.
 func (st *state) resolve(a *adState) {
-	a.prog = st.programs[pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}]
 	a.pkg = st.pkgInfo[a.ad.PackageID]
+	a.ts = nil
+	if ts := st.sequences[a.ad.PackageID]; ts != nil && a.ad.IsTaskSequence() {
+		a.ts, a.prog = ts, ts.program
+		return
+	}
+	a.prog = st.programs[pkg.ProgramRef{PackageID: a.ad.PackageID, Program: a.ad.ProgramName}]
 }
 
 func (st *state) applyCollection(c Change, now time.Time) error {

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/tasksequence"
 )
 
 // Status and execution-history records are the Site's highest-volume
@@ -23,7 +25,8 @@ import (
 // taken in for it:
 //
 //	version byte (statusCodec)
-//	byte    HasExitCode | LastStatusTime set<<1 | LastAcceptanceTime set<<2
+//	byte    HasExitCode | LastStatusTime set<<1 | LastAcceptanceTime set<<2 |
+//	        task sequence run set<<3 | task sequence steps<<4
 //	varint  Acceptance, Delivery, LastEvent, LastMessageID, LastExitCode
 //	time    LastStatusTime, LastAcceptanceTime, when set: varint Unix
 //	        seconds, uvarint nanoseconds
@@ -31,6 +34,10 @@ import (
 //	uvarint count, then count × 8 bytes: recent message-ID hashes, oldest first
 //	uvarint count, then per program run recorded: string PackageID,
 //	        string Program, history
+//	time    TaskSequenceRun, when flags bit 3 is set
+//	        uvarint count, then per task sequence step, when flags bit 4
+//	        is set: uvarint index, byte state | continued<<4, varint
+//	        exit code, string name
 //
 // A history is a byte Ran | Succeeded<<1 and, when Ran, LastRun as a time.
 // Times decode in UTC.
@@ -69,6 +76,34 @@ type clientState struct {
 	// its program's and those of programs run first (§1.3), each the
 	// latest known when it was recorded, in no particular order.
 	runs []programRun
+	// tsRun is when the device's latest run of the advertised task
+	// sequence started (its Started message); steps are how that run's
+	// steps ended, by step index. Never written into once stored.
+	tsRun time.Time
+	steps []stepRecord
+}
+
+// stepRecord is how one task sequence step ended on a device.
+type stepRecord struct {
+	index     int
+	name      string
+	state     tasksequence.StepState
+	continued bool
+	exitCode  int
+}
+
+// setStep records how step m.Step ended, replacing an earlier report of
+// the same step, and keeps steps by index. It never writes into a slice
+// shared with a stored value.
+func (c *clientState) setStep(m advertisement.Message) {
+	r := stepRecord{index: m.Step.Index, name: m.Step.Name, state: m.Step.State, continued: m.Step.Continued, exitCode: m.ExitCode}
+	i, found := slices.BinarySearchFunc(c.steps, r.index, func(s stepRecord, idx int) int { return cmp.Compare(s.index, idx) })
+	c.steps = slices.Clone(c.steps)
+	if found {
+		c.steps[i] = r
+		return
+	}
+	c.steps = slices.Insert(c.steps, i, r)
 }
 
 // programRun is a device's execution history of one program.
@@ -146,7 +181,7 @@ func encodeStatus(c *clientState) []byte {
 	b := make([]byte, 0, 40+len(s.Detail)+8*len(c.recent))
 	b = append(b, statusCodec)
 	var flags byte
-	for i, on := range []bool{s.HasExitCode, !s.LastStatusTime.IsZero(), !s.LastAcceptanceTime.IsZero()} {
+	for i, on := range []bool{s.HasExitCode, !s.LastStatusTime.IsZero(), !s.LastAcceptanceTime.IsZero(), !c.tsRun.IsZero(), len(c.steps) > 0} {
 		if on {
 			flags |= 1 << i
 		}
@@ -171,6 +206,22 @@ func encodeStatus(c *clientState) []byte {
 		b = appendString(b, string(r.ref.PackageID))
 		b = appendString(b, r.ref.Program)
 		b = appendHistory(b, r.h)
+	}
+	if !c.tsRun.IsZero() {
+		b = appendTime(b, c.tsRun)
+	}
+	if len(c.steps) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(c.steps)))
+		for _, st := range c.steps {
+			b = binary.AppendUvarint(b, uint64(st.index))
+			state := byte(st.state)
+			if st.continued {
+				state |= 1 << 4
+			}
+			b = append(b, state)
+			b = binary.AppendVarint(b, int64(st.exitCode))
+			b = appendString(b, st.name)
+		}
 	}
 	return b
 }
@@ -250,6 +301,26 @@ func decodeStatus(data []byte) (*clientState, error) {
 			c.runs[i].ref = pkg.ProgramRef{PackageID: consign.ObjectID(r.str()), Program: r.str()}
 			c.runs[i].h = r.history()
 		}
+	}
+	if flags&8 != 0 {
+		c.tsRun = r.time()
+	}
+	if flags&16 != 0 {
+		c.steps = make([]stepRecord, r.count(4))
+		for i := range c.steps {
+			st := &c.steps[i]
+			st.index = int(r.uvarint())
+			b := r.byte()
+			st.state, st.continued = tasksequence.StepState(b&0xf), b&(1<<4) != 0
+			st.exitCode = int(r.varint())
+			st.name = r.str()
+			if b&^0x1f != 0 || (i > 0 && st.index <= c.steps[i-1].index) {
+				r.fail(errors.New("task sequence steps malformed"))
+			}
+		}
+	}
+	if flags&^0x1f != 0 {
+		r.fail(errors.New("unknown flags"))
 	}
 	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("status record: %w", err)

@@ -74,6 +74,12 @@ func (t *tx) putData(kind, key string, index map[string]string, data []byte) {
 	t.add(Write{Op: Put, Record: Record{Kind: kind, Key: key, Index: index, Data: data}, Expect: t.expect(kind, key)})
 }
 
+// puts reports whether this plan writes the record kind/key.
+func (t *tx) puts(kind, key string) bool {
+	i, ok := t.index[rkey{kind, key}]
+	return ok && t.writes[i].Op == Put
+}
+
 // del deletes the record kind/key if the Site knows it.
 func (t *tx) del(kind, key string) {
 	if _, ok := t.st.revs[rkey{kind, key}]; !ok {

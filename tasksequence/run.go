@@ -80,7 +80,8 @@ type Outcome struct {
 	Succeeded bool
 	ExitCode  int
 	// Restart asks for a restart before the next step: an Install Software
-	// program exiting with a restart code (§1.10, §3.5). The run waits in
+	// program, or an update the Install Software Updates step installed,
+	// exiting with a restart code (§1.10, §3.5). The run waits in
 	// RestartPending until Resume.
 	Restart bool
 	Detail  string
@@ -127,18 +128,16 @@ type Run struct {
 // NewRun starts a run of seq with the given initial variables (for
 // example the advertisement's and package's IDs); seq is copied.
 func NewRun(seq *Sequence, vars map[string]string) *Run {
-	r := &Run{Sequence: *clone(seq), Variables: make(map[string]string, len(vars)+3), Cursor: Path{0}}
+	r := &Run{Sequence: *seq.Clone(), Variables: make(map[string]string, len(vars)+3), Cursor: Path{0}}
 	for k, v := range vars {
 		r.SetVariable(k, v)
 	}
 	return r
 }
 
-// clone deep-copies a sequence so that a Run never shares steps with its
-// caller.
-func clone(s *Sequence) *Sequence {
-	out := &Sequence{SchemaVersion: s.SchemaVersion, Steps: cloneSteps(s.Steps)}
-	return out
+// Clone returns a deep copy of s.
+func (s *Sequence) Clone() *Sequence {
+	return &Sequence{SchemaVersion: s.SchemaVersion, Steps: cloneSteps(s.Steps)}
 }
 
 func cloneSteps(steps []Step) []Step {

@@ -488,3 +488,49 @@ func (s *Sequence) CheckReferences(l Lookup) error {
 	}
 	return ps.Err()
 }
+
+// Index returns the position of the step at p in the order Walk visits
+// steps (a group before its steps), from 0, or -1 when p names no step.
+// Status messages identify a step by it (advertisement.StepStatus).
+func (s *Sequence) Index(p Path) int {
+	i, found := 0, -1
+	s.Walk(func(q Path, _ *Step) bool {
+		if slices.Equal(p, q) {
+			found = i
+			return false
+		}
+		i++
+		return true
+	})
+	return found
+}
+
+// Len returns how many groups and steps the sequence has, nested ones
+// included.
+func (s *Sequence) Len() int {
+	n := 0
+	s.Walk(func(Path, *Step) bool { n++; return true })
+	return n
+}
+
+// DefaultProgramFlags is SMS_TaskSequencePackage.ProgramFlags' documented
+// default, 0x0910A010: DEFAULT_PROGRAM | UNATTENDED | ADMINRIGHTS |
+// USEUNCPATH | HIDEWINDOW | ANY_PLATFORM (§1.10).
+const DefaultProgramFlags = pkg.ProgDefaultProgram | pkg.ProgUnattended | pkg.ProgAdminRights |
+	pkg.ProgUseUNCPath | pkg.ProgHideWindow | pkg.ProgAnyPlatform
+
+// ProgramName is the program name a task sequence is advertised with:
+// SMS_Advertisement.ProgramName "*" ([UNVERIFIED] for 2007; §1.9).
+const ProgramName = "*"
+
+// Program returns the program a task sequence package is advertised as, so
+// that the offer decision (requirements, run time, rerun rules) treats it
+// like any program: name "*", the task sequence package's default
+// ProgramFlags (run with administrative rights whether or not a user is
+// logged on, on any platform, unattended) and maxRunTime minutes
+// (SMS_TaskSequencePackage.Duration; 0 is Unknown, 720 minutes).
+func Program(packageID consign.ObjectID, maxRunTime int) *pkg.Program {
+	p := &pkg.Program{PackageID: packageID, Name: ProgramName, MaxRunTime: maxRunTime}
+	p.FromFlags(DefaultProgramFlags)
+	return p
+}

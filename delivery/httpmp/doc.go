@@ -89,7 +89,9 @@
 // carry the SMSUniqueIdentifier the device registered with and no other
 // ResourceID (403). Content location and content downloads are allowed
 // only for the packages the device's current policy offers — each offer's
-// advertised package and the packages of the programs it runs first — and,
+// advertised package, the packages of the programs it runs first, and for a
+// task sequence the packages its steps use and the deployment packages of
+// the updates it would install — and,
 // when a LocateRequest names an advertisement, only an advertisement its
 // policy holds (403). Server.AuthorizeContent applies the same rule to the
 // DP content servers (httpdp.Options.Authorize).

@@ -171,6 +171,16 @@ func (s *Server) policy(ctx context.Context, rid uint32) (*policySnap, error) {
 		for _, p := range o.RunFirst {
 			snap.packages[p.PackageID] = struct{}{}
 		}
+		if o.TaskSequence != nil {
+			for _, p := range o.TaskSequence.Packages {
+				snap.packages[p.ID] = struct{}{}
+			}
+		}
+		for _, u := range o.Updates {
+			if u.PackageID != "" {
+				snap.packages[u.PackageID] = struct{}{}
+			}
+		}
 	}
 	e.cur.Store(snap)
 	return snap, nil
@@ -189,6 +199,8 @@ func payloadOf(pol *delivery.Policy) PolicyPayload {
 			RunFirst:      o.RunFirst,
 			Status:        o.Status,
 			Problem:       o.Problem,
+			TaskSequence:  o.TaskSequence,
+			Updates:       o.Updates,
 		})
 	}
 	return out

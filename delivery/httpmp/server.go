@@ -194,7 +194,8 @@ func (s *Server) IssueToken(resourceID uint32) (string, error) {
 // AuthorizeContent is the httpdp.Options.Authorize hook of the site's DP
 // content servers: it allows a request whose device token is valid and
 // whose device's current policy offers package pkgID (as the advertised
-// program's package or the package of a program it runs first). It
+// program's package, the package of a program it runs first, or a package
+// an advertised task sequence uses). It
 // returns an error matching httpdp.ErrUnauthenticated for a missing or
 // invalid token, consign.ErrPermissionDenied for a package the device is
 // not offered, and consign.ErrUnavailable when the Site cannot say.

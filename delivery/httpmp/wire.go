@@ -101,6 +101,10 @@ type PolicyOffer struct {
 	// has it; nil before the first.
 	Status  *advertisement.ClientStatus `json:"status,omitempty"`
 	Problem string                      `json:"problem,omitempty"`
+	// TaskSequence and Updates are set on a task sequence advertisement
+	// (delivery.Offer).
+	TaskSequence *delivery.TaskSequenceOffer   `json:"taskSequence,omitempty"`
+	Updates      []delivery.TaskSequenceUpdate `json:"updates,omitempty"`
 }
 
 // WaitReply ends a long poll on RouteWait.
