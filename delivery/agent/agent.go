@@ -147,6 +147,23 @@ type Config struct {
 	// management point (jittered, doubling). Zero means DefaultBackoff and
 	// DefaultMaxBackoff.
 	Backoff, MaxBackoff time.Duration
+
+	// Restart restarts the device for a task sequence: a Restart Computer
+	// step, or a restart an Install Software program or an update asked
+	// for (§1.10). The agent has saved the sequence's state before it is
+	// called, and resumes the sequence when it starts again over the same
+	// State. On a real device it starts the operating system's restart and
+	// returns; a simulation stops this agent and runs a new one. Nil means
+	// the agent cannot restart the device: a Restart Computer step then
+	// fails, and a restart a step asked for is skipped with a warning.
+	Restart func(ctx context.Context) error
+	// RestartWait is how long the agent waits for the restart after
+	// Restart returned before going on as if it had happened. Zero means
+	// DefaultRestartWait.
+	RestartWait time.Duration
+	// FileExists answers the file conditions of task sequence steps. Nil
+	// means os.Stat on the device's file system.
+	FileExists func(path string) bool
 }
 
 // EventKind says what happened in an Event.
@@ -187,6 +204,9 @@ const (
 	// EventError: an exchange with the management point failed and will
 	// be retried (Detail names it, Err says why).
 	EventError
+	// EventRestart: the agent asks Config.Restart to restart the device for
+	// a task sequence (AdvertisementID; Detail is the step's message).
+	EventRestart
 )
 
 // String returns the kind's name.
@@ -214,6 +234,8 @@ func (k EventKind) String() string {
 		return "StatusDropped"
 	case EventError:
 		return "Error"
+	case EventRestart:
+		return "Restart"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -298,6 +320,12 @@ type Agent struct {
 	offers  map[consign.ObjectID]*offerState
 	unsent  []advertisement.Message // built but not yet in the outbox
 	frozen  bool                    // EventPolicyExpired was emitted for the current policy
+	// ts is the task sequence run in progress (nil when none); tsResume
+	// says it was loaded or waited for a restart, and must Resume before it
+	// goes on; restartAsked is when Config.Restart was last called for it.
+	ts           *tsActive
+	tsResume     bool
+	restartAsked time.Time
 
 	seqMu    sync.Mutex
 	seq      uint64 // next message sequence number
@@ -389,6 +417,12 @@ func New(cfg Config) (*Agent, error) {
 		cfg.MaxBackoff = DefaultMaxBackoff
 	}
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.Backoff)
+	if cfg.RestartWait == 0 {
+		cfg.RestartWait = DefaultRestartWait
+	}
+	if cfg.FileExists == nil {
+		cfg.FileExists = fileExists
+	}
 	outbox, err := NewOutbox(cfg.State, nil)
 	if err != nil {
 		return nil, err
@@ -471,6 +505,9 @@ func (a *Agent) load() error {
 		if st != nil {
 			a.offers[id] = st
 		}
+	}
+	if err := a.loadTaskSequence(); err != nil {
+		return err
 	}
 	b, ok, err := a.cfg.State.Get(keySeq)
 	if err != nil {

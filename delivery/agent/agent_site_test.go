@@ -165,12 +165,7 @@ func (m *siteMP) payload(ctx context.Context, rid uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := httpmp.PolicyPayload{ResourceID: rid, Windows: pol.Windows}
-	for _, o := range pol.Offers {
-		p.Offers = append(p.Offers, httpmp.PolicyOffer{Advertisement: o.Advertisement, Package: o.Package,
-			Program: o.Program, RunFirst: o.RunFirst, Status: o.Status, Problem: o.Problem})
-	}
-	return json.Marshal(p)
+	return json.Marshal(httpmp.Payload(pol))
 }
 
 func (m *siteMP) Policy(ctx context.Context, etag string) (*signing.Envelope, string, error) {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"time"
 
 	"github.com/consign/consign"
@@ -75,15 +76,27 @@ func evaluate(p *httpmp.PolicyPayload, f facts, ds delivery.DeviceState, countdo
 		LastLogon: ds.LastLogon, LastLogoff: ds.LastLogoff, LastStartup: ds.LastStartup,
 		Countdown: countdown,
 	}
-	for _, w := range p.Windows {
-		if w.Enabled && w.Type == collection.WindowGeneral {
-			df.HasWindows = true
-			break
+	// The facts with the windows of each set of window types the offers
+	// need (delivery.WindowTypes): General, and General and OSD for task
+	// sequences.
+	withWindows := make(map[bool]*advertisement.DeviceFacts, 2) // by IsTaskSequence
+	factsFor := func(ad *advertisement.Advertisement) *advertisement.DeviceFacts {
+		if f, ok := withWindows[ad.IsTaskSequence()]; ok {
+			return f
 		}
-	}
-	if df.HasWindows {
-		df.Windows = collection.EffectiveWindows(p.Windows, []collection.WindowType{collection.WindowGeneral},
-			now, now.Add(WindowHorizon), f.loc)
+		types := delivery.WindowTypes(ad)
+		wf := df
+		for _, w := range p.Windows {
+			if w.Enabled && slices.Contains(types, w.Type) {
+				wf.HasWindows = true
+				break
+			}
+		}
+		if wf.HasWindows {
+			wf.Windows = collection.EffectiveWindows(p.Windows, types, now, now.Add(WindowHorizon), f.loc)
+		}
+		withWindows[ad.IsTaskSequence()] = &wf
+		return &wf
 	}
 	out := make([]decision, 0, len(p.Offers))
 	for i := range p.Offers {
@@ -96,7 +109,7 @@ func evaluate(p *httpmp.PolicyPayload, f facts, ds delivery.DeviceState, countdo
 			// it cannot run here either.
 			d.decided = advertisement.Offer{State: advertisement.Rejected, Reason: o.Problem}
 		} else {
-			d.decided = advertisement.Decide(ad, o.Program, df, hist[ref], now)
+			d.decided = advertisement.Decide(ad, o.Program, *factsFor(ad), hist[ref], now)
 		}
 		st := offers[d.id]
 		switch d.decided.State {

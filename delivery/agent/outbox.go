@@ -11,6 +11,7 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/tasksequence"
 )
 
 // DefaultOutboxMessages is the outbox bound when OutboxOptions.MaxMessages
@@ -248,6 +249,17 @@ type storedMessage struct {
 	RunFirstPackage string    `json:"rfp,omitempty"`
 	RunFirstProgram string    `json:"rfg,omitempty"`
 	RunFirst        bool      `json:"rf,omitempty"`
+	// Step is a task sequence step's status (EventTSStep), its state by
+	// name.
+	Step *storedStep `json:"step,omitempty"`
+}
+
+// storedStep is an advertisement.StepStatus as the outbox stores it.
+type storedStep struct {
+	Index     int    `json:"i"`
+	Name      string `json:"n"`
+	State     string `json:"s"`
+	Continued bool   `json:"c,omitempty"`
 }
 
 // eventsByName maps Event.String() back to the Event.
@@ -270,6 +282,9 @@ func encodeMessage(m advertisement.Message) ([]byte, error) {
 	if m.RunFirst != nil {
 		s.RunFirst, s.RunFirstPackage, s.RunFirstProgram = true, string(m.RunFirst.PackageID), m.RunFirst.Program
 	}
+	if st := m.Step; st != nil {
+		s.Step = &storedStep{Index: st.Index, Name: st.Name, State: st.State.String(), Continued: st.Continued}
+	}
 	return json.Marshal(s)
 }
 
@@ -288,6 +303,13 @@ func decodeMessage(b []byte) (advertisement.Message, error) {
 	}
 	if s.RunFirst {
 		m.RunFirst = &pkg.ProgramRef{PackageID: consign.ObjectID(s.RunFirstPackage), Program: s.RunFirstProgram}
+	}
+	if st := s.Step; st != nil {
+		state, err := tasksequence.ParseStepState(st.State)
+		if err != nil {
+			return advertisement.Message{}, err
+		}
+		m.Step = &advertisement.StepStatus{Index: st.Index, Name: st.Name, State: state, Continued: st.Continued}
 	}
 	return m, nil
 }

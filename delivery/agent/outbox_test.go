@@ -15,6 +15,7 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/tasksequence"
 )
 
 var t0 = time.Date(2008, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -52,10 +53,12 @@ func pendingIDs(t testing.TB, ob *Outbox) []string {
 func TestOutboxDurableAcrossReopen(t *testing.T) {
 	st, _ := openTestState(t)
 	ob := newTestOutbox(t, st, 0)
-	want := []advertisement.Message{testMessage(1), testMessage(2), testMessage(3)}
+	want := []advertisement.Message{testMessage(1), testMessage(2), testMessage(3), testMessage(4)}
 	want[1].Event, want[1].ExitCode, want[1].Detail = advertisement.EventFailed, 1603, "fatal error"
 	want[2].RunFirst = &pkg.ProgramRef{PackageID: "CEN00002", Program: "VC runtime"}
 	want[2].Time = want[2].Time.In(time.FixedZone("CET", 3600))
+	want[3].Event, want[3].ExitCode = advertisement.EventTSStep, 5
+	want[3].Step = &advertisement.StepStatus{Index: 4, Name: "Fix", State: tasksequence.StepFailed, Continued: true}
 	if err := ob.Add(want...); err != nil {
 		t.Fatal(err)
 	}
@@ -74,15 +77,16 @@ func TestOutboxDurableAcrossReopen(t *testing.T) {
 		m := e.Message
 		if m.ID != w.ID || m.AdvertisementID != w.AdvertisementID || m.ResourceID != w.ResourceID || m.Event != w.Event ||
 			!m.Time.Equal(w.Time) || m.ExitCode != w.ExitCode || m.Detail != w.Detail ||
-			(m.RunFirst == nil) != (w.RunFirst == nil) || (m.RunFirst != nil && *m.RunFirst != *w.RunFirst) {
+			(m.RunFirst == nil) != (w.RunFirst == nil) || (m.RunFirst != nil && *m.RunFirst != *w.RunFirst) ||
+			(m.Step == nil) != (w.Step == nil) || (m.Step != nil && *m.Step != *w.Step) {
 			t.Errorf("entry %d = %+v; want %+v", i, m, w)
 		}
 		if i > 0 && e.Seq <= got[i-1].Seq {
 			t.Errorf("Seq %d after %d: not increasing", e.Seq, got[i-1].Seq)
 		}
 	}
-	if n, err := ob.Len(); err != nil || n != 3 {
-		t.Errorf("Len = %d, %v; want 3", n, err)
+	if n, err := ob.Len(); err != nil || n != len(want) {
+		t.Errorf("Len = %d, %v; want %d", n, err, len(want))
 	}
 }
 

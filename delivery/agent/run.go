@@ -60,6 +60,14 @@ func (a *Agent) workLoop(ctx context.Context) {
 func (a *Agent) work(ctx context.Context) (time.Time, int) {
 	for ctx.Err() == nil {
 		a.queueUnsent()
+		if a.ts != nil {
+			// A task sequence in progress runs to its end before anything
+			// else starts, across restarts (§1.10).
+			if wake, ended := a.continueTaskSequence(ctx); !ended {
+				return wake, -1
+			}
+			continue
+		}
 		a.mu.Lock()
 		pol, f := a.pol, a.facts
 		a.mu.Unlock()
@@ -204,7 +212,14 @@ func (a *Agent) runOffer(ctx context.Context, p *httpmp.PolicyPayload, d *decisi
 	if !st.Due.Equal(d.decided.DueAt) {
 		st.Due, st.Retries, st.RetryAt, st.Done = d.decided.DueAt, 0, time.Time{}, false
 	}
-	a.finish(d, st, a.runPrograms(ctx, p, d))
+	if d.offer.TaskSequence != nil {
+		// The run goes on in continueTaskSequence, which reports its end.
+		if s := a.startTaskSequence(ctx, d); s != nil {
+			a.finish(d, st, *s)
+		}
+	} else {
+		a.finish(d, st, a.runPrograms(ctx, p, d))
+	}
 	a.saveOffers()
 }
 
@@ -226,7 +241,12 @@ func (a *Agent) runPrograms(ctx context.Context, p *httpmp.PolicyPayload, d *dec
 		if dir, ok := dirs[id]; ok {
 			return dir, nil
 		}
-		dir, release, s := a.content(ctx, p, d, id)
+		info := packageOf(p, d.offer, id)
+		if info == nil {
+			return "", &step{event: advertisement.EventFailed, exitCode: -1,
+				detail: fmt.Sprintf("package %s is not in the policy, so its content cannot be located", id)}
+		}
+		dir, release, s := a.content(ctx, d.id, info)
 		if release != nil {
 			releases = append(releases, release)
 		}
@@ -295,21 +315,16 @@ func (a *Agent) finish(d *decision, st *offerState, s step) {
 	kick(a.kickSend)
 }
 
-// content gets package id's content for a run of offer d (§3.3, §3.4):
-// content location, the signed manifest checked against the policy's
-// SourceHash, then a download into the cache or the DP's share to run
-// from. It returns the directory to run in and the cache reservation's
+// content gets a package's content for a run of advertisement adID (§3.3,
+// §3.4): content location, the signed manifest checked against the
+// policy's SourceHash, then a download into the cache or the DP's share to
+// run from. It returns the directory to run in and the cache reservation's
 // release (nil when none), or how the run ends.
-func (a *Agent) content(ctx context.Context, p *httpmp.PolicyPayload, d *decision, id consign.ObjectID) (string, func(), *step) {
-	info := packageOf(p, d.offer, id)
-	switch {
-	case info == nil:
-		return "", nil, &step{event: advertisement.EventFailed, exitCode: -1,
-			detail: fmt.Sprintf("package %s is not in the policy, so its content cannot be located", id)}
-	case !info.HasSource:
+func (a *Agent) content(ctx context.Context, adID consign.ObjectID, info *delivery.PackageInfo) (string, func(), *step) {
+	if !info.HasSource {
 		return "", nil, nil
 	}
-	reply, err := a.cfg.MP.Locate(ctx, httpmp.LocateRequest{PackageID: info.ID, Version: info.SourceVersion, AdvertisementID: d.id})
+	reply, err := a.cfg.MP.Locate(ctx, httpmp.LocateRequest{PackageID: info.ID, Version: info.SourceVersion, AdvertisementID: adID})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", nil, &step{cancelled: true}
@@ -348,7 +363,7 @@ func (a *Agent) content(ctx context.Context, p *httpmp.PolicyPayload, d *decisio
 		return "", nil, &step{event: advertisement.EventRetrying, retry: true, once: true, detail: "cache: " + err.Error()}
 	}
 	if !cached {
-		a.report(d.id, nil, advertisement.EventDownloadStarted, 0, "")
+		a.report(adID, nil, advertisement.EventDownloadStarted, 0, "")
 		kick(a.kickSend)
 	}
 	res, err := a.down.Fetch(ctx, reply.Sources, info.ID, info.SourceVersion, m, dir)
@@ -363,7 +378,7 @@ func (a *Agent) content(ctx context.Context, p *httpmp.PolicyPayload, d *decisio
 		return "", release, &step{event: advertisement.EventRetrying, retry: true, once: true, detail: "download: " + err.Error()}
 	}
 	if !cached || res.Downloaded > 0 {
-		a.report(d.id, nil, advertisement.EventDownloadComplete, 0, "")
+		a.report(adID, nil, advertisement.EventDownloadComplete, 0, "")
 	}
 	return dir, release, nil
 }
@@ -512,6 +527,19 @@ func (a *Agent) saveOffers() {
 // cannot take now is kept and queued at the next evaluation, so the error
 // is only for the caller to know it was not stored yet.
 func (a *Agent) report(id consign.ObjectID, runFirst *pkg.ProgramRef, ev advertisement.Event, exitCode int, detail string) error {
+	return a.queue(advertisement.Message{AdvertisementID: id, Event: ev, ExitCode: exitCode, Detail: detail, RunFirst: runFirst})
+}
+
+// reportStep queues an EventTSStep message: how a task sequence step
+// ended.
+func (a *Agent) reportStep(id consign.ObjectID, s advertisement.StepStatus, exitCode int, detail string) {
+	_ = a.queue(advertisement.Message{AdvertisementID: id, Event: advertisement.EventTSStep, ExitCode: exitCode, Detail: detail, Step: &s})
+}
+
+// queue gives m the device's ResourceID, the next message ID and the
+// clock's time, and queues it (see report).
+func (a *Agent) queue(m advertisement.Message) error {
+	id, ev, exitCode, detail := m.AdvertisementID, m.Event, m.ExitCode, m.Detail
 	rid := a.ResourceID()
 	if rid == 0 {
 		return consign.Errorf(consign.ErrUnavailable, "agent.report", string(id), "not registered")
@@ -521,10 +549,7 @@ func (a *Agent) report(id consign.ObjectID, runFirst *pkg.ProgramRef, ev adverti
 		a.log.Error("reserving message IDs", "err", err)
 		return err
 	}
-	m := advertisement.Message{
-		ID: strconv.FormatUint(uint64(rid), 10) + "-" + strconv.FormatUint(seq, 10), AdvertisementID: id, ResourceID: rid,
-		Event: ev, Time: a.now(), ExitCode: exitCode, Detail: detail, RunFirst: runFirst,
-	}
+	m.ID, m.ResourceID, m.Time = strconv.FormatUint(uint64(rid), 10)+"-"+strconv.FormatUint(seq, 10), rid, a.now()
 	if len(a.unsent) > 0 {
 		a.unsent = append(a.unsent, m)
 		a.queueUnsent()

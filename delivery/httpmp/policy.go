@@ -138,7 +138,7 @@ func (s *Server) policy(ctx context.Context, rid uint32) (*policySnap, error) {
 		}
 		return nil, err
 	}
-	payload := payloadOf(pol)
+	payload := Payload(pol)
 	data, err := json.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy of device %d: %w", rid, err)
@@ -177,8 +177,8 @@ func (s *Server) policy(ctx context.Context, rid uint32) (*policySnap, error) {
 			}
 		}
 		for _, u := range o.Updates {
-			if u.PackageID != "" {
-				snap.packages[u.PackageID] = struct{}{}
+			if u.Package != nil {
+				snap.packages[u.Package.ID] = struct{}{}
 			}
 		}
 	}
@@ -186,10 +186,11 @@ func (s *Server) policy(ctx context.Context, rid uint32) (*policySnap, error) {
 	return snap, nil
 }
 
-// payloadOf is the device's policy without what depends on the time it was
+// Payload is the device's policy without what depends on the time it was
 // computed (each offer's Decision and the policy's Generated and Revision):
-// what the device decides with itself.
-func payloadOf(pol *delivery.Policy) PolicyPayload {
+// what the device decides with itself, and what RoutePolicy signs. A
+// ManagementPoint of one's own builds its policies with it.
+func Payload(pol *delivery.Policy) PolicyPayload {
 	out := PolicyPayload{ResourceID: pol.ResourceID, Offers: make([]PolicyOffer, 0, len(pol.Offers)), Windows: pol.Windows}
 	for _, o := range pol.Offers {
 		out.Offers = append(out.Offers, PolicyOffer{
