@@ -67,11 +67,12 @@ type TaskSequenceUpdate struct {
 	// Mandatory is set when a deployment with a deadline includes it: the
 	// step's UpdatesMandatory scope installs only these.
 	Mandatory bool
-	// PackageID is the deployment package the first such deployment (by
-	// ID) put the content in, and Files the paths of the update's files in
-	// that package's content, in the update's order.
-	PackageID consign.ObjectID
-	Files     []string
+	// Package is the deployment package the first such deployment (by
+	// ID) put the content in (nil when it names none, or it is gone), and
+	// Files the paths of the update's files in that package's content, in
+	// the update's order.
+	Package *PackageInfo
+	Files   []string
 	// MaxExecutionTime is the install budget (EffectiveMaxExecutionTime).
 	MaxExecutionTime time.Duration
 }
@@ -343,7 +344,7 @@ func (st *state) tsUpdates(rid uint32, cols []consign.ObjectID) []TaskSequenceUp
 			continue
 		}
 		tu := TaskSequenceUpdate{CIID: ci, ArticleID: u.ArticleID, Title: u.Title, Mandatory: e.mandatory,
-			PackageID: e.pkg, MaxExecutionTime: u.EffectiveMaxExecutionTime()}
+			Package: st.pkgInfo[e.pkg], MaxExecutionTime: u.EffectiveMaxExecutionTime()}
 		for _, f := range u.Files {
 			tu.Files = append(tu.Files, updateFilePath(u, f))
 		}
