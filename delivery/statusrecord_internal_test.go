@@ -11,6 +11,7 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/tasksequence"
 )
 
 func drawTime(t *rapid.T, label string) time.Time {
@@ -47,12 +48,25 @@ func TestStatusRecordRoundTrip(t *testing.T) {
 				t.Fatalf("run(%v) = %v, %v after setting %v", ref, got, ok, h)
 			}
 		}
+		c.tsRun = drawTime(t, "task sequence run")
+		for range rapid.IntRange(0, 6).Draw(t, "steps") {
+			st := &advertisement.StepStatus{Index: rapid.IntRange(0, 1000).Draw(t, "step"), Name: rapid.String().Draw(t, "step name"),
+				State: tasksequence.StepState(rapid.IntRange(int(tasksequence.StepSucceeded), int(tasksequence.StepSkippedCondition)).Draw(t, "state"))}
+			st.Continued = st.State == tasksequence.StepFailed && rapid.Bool().Draw(t, "continued")
+			c.setStep(advertisement.Message{Step: st, ExitCode: int(rapid.Int32().Draw(t, "step exit code"))})
+		}
+		for i := 1; i < len(c.steps); i++ {
+			if c.steps[i].index <= c.steps[i-1].index {
+				t.Fatalf("steps out of order: %+v", c.steps)
+			}
+		}
 		data := encodeStatus(c)
 		back, err := decodeStatus(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(back.ClientStatus, c.ClientStatus) || !slices.Equal(back.recent, c.recent) || !slices.Equal(back.runs, c.runs) {
+		if !reflect.DeepEqual(back.ClientStatus, c.ClientStatus) || !slices.Equal(back.recent, c.recent) || !slices.Equal(back.runs, c.runs) ||
+			!back.tsRun.Equal(c.tsRun) || !slices.Equal(back.steps, c.steps) {
 			t.Fatalf("decoded %+v, want %+v", back, c)
 		}
 		for n := range len(data) {
