@@ -173,10 +173,12 @@ func TestDecideProperties(t *testing.T) {
 			t.Fatalf("NextMandatory %v not in (now, expiry): %+v", o.NextMandatory, o)
 		}
 		gated := !s.ad.IgnoreMaintenanceWindows && (s.dev.HasWindows || len(s.dev.Windows) > 0)
+		// Windows that overlap or touch are one window (the union of §3.6).
+		windows := schedule.Union(s.dev.Windows)
 		if gated && o.State == advertisement.MandatoryDue {
 			// Property 5: a due run starts only where it fits.
 			fits := false
-			for _, w := range s.dev.Windows {
+			for _, w := range windows {
 				fits = fits || !s.now.Before(w.Start) && s.now.Before(w.End) && w.End.Sub(s.now) >= s.need()
 			}
 			if !fits {
@@ -185,7 +187,7 @@ func TestDecideProperties(t *testing.T) {
 		}
 		if o.State == advertisement.WaitingForWindow && !o.RunAt.IsZero() {
 			ok := false
-			for _, w := range s.dev.Windows {
+			for _, w := range windows {
 				ok = ok || w.Start.Equal(o.RunAt) && w.End.Sub(w.Start) >= s.need()
 			}
 			if !ok || !o.RunAt.After(s.now) {
