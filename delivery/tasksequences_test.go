@@ -12,6 +12,7 @@ import (
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
 	pkg "github.com/consign/consign/package"
+	"github.com/consign/consign/schedule"
 	"github.com/consign/consign/tasksequence"
 )
 
@@ -280,5 +281,28 @@ func TestStepMessageOnAProgramAdvertisementIsRefused(t *testing.T) {
 	_, err := e.site.Report(e.ctx, 1, []advertisement.Message{m})
 	if !containsField(err, "msgs[0].Step") {
 		t.Fatalf("err = %v, want one on msgs[0].Step", err)
+	}
+}
+
+// TestOSDWindowsGateOnlyTaskSequences: a maintenance window of type OSD
+// applies to task sequences only (§1.7): outside it the task sequence
+// waits while a program advertised to the same collection is due.
+func TestOSDWindowsGateOnlyTaskSequences(t *testing.T) {
+	e := newTSEnv(t)
+	prog := e.distribute(e.coll.ID, advertisement.RerunIfFailed).Advertisement
+	c := must(e.site.Collection(e.coll.ID))
+	c.ServiceWindows = []collection.ServiceWindow{{ID: "osd", Name: "Rebuilds", Enabled: true, Type: collection.WindowOSD,
+		Schedule: schedule.Token{Type: schedule.Interval, Start: time.Date(2026, 11, 1, 1, 0, 0, 0, time.UTC), IsGMT: true, HourDuration: 2, DaySpan: 1}}}
+	if err := e.site.UpdateCollection(e.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	pol := must(e.site.Policy(e.ctx, 1, nil))
+	ts, _ := offerFor(pol, e.ad.ID)
+	p, _ := offerFor(pol, prog.ID)
+	if ts.Decision.State != advertisement.WaitingForWindow {
+		t.Errorf("task sequence at 09:00 with a 01:00–03:00 OSD window: %v, want WaitingForWindow", ts.Decision.State)
+	}
+	if p.Decision.State != advertisement.MandatoryDue {
+		t.Errorf("program with only an OSD window: %v, want MandatoryDue", p.Decision.State)
 	}
 }

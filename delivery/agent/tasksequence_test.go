@@ -192,3 +192,89 @@ func TestTaskSequenceRestartWithoutHook(t *testing.T) {
 		t.Fatalf("Restart step status %+v, want failed", steps)
 	}
 }
+
+// blockingExec runs every command as its SimExecutor does, except the
+// step named block, which runs until its context ends.
+type blockingExec struct {
+	*agent.SimExecutor
+	block   string
+	started chan struct{}
+}
+
+func (b *blockingExec) Run(ctx context.Context, c agent.Command) (agent.Outcome, error) {
+	if c.Program != b.block {
+		return b.SimExecutor.Run(ctx, c)
+	}
+	b.started <- struct{}{}
+	<-ctx.Done()
+	return agent.Outcome{ExitCode: -1, Cancelled: true}, ctx.Err()
+}
+
+// TestTaskSequenceCrashMidStep: an agent that stops while a step runs
+// (a crash, or the device losing power) leaves the step unfinished; the
+// next agent records it as failed ("interrupted") and never runs it
+// again, nor anything that completed before it.
+func TestTaskSequenceCrashMidStep(t *testing.T) {
+	s := newTSScene(t, func(app, tools consign.ObjectID) *tasksequence.Sequence {
+		return &tasksequence.Sequence{Steps: []tasksequence.Step{
+			{Name: "Install App1", InstallSoftware: &tasksequence.InstallSoftware{PackageID: app, Program: "Install"}},
+			{Name: "Long", ContinueOnError: true, RunCommandLine: &tasksequence.RunCommandLine{CommandLine: "long.cmd"}},
+			{Name: "After", RunCommandLine: &tasksequence.RunCommandLine{CommandLine: "after.cmd"}},
+		}}
+	}, nil)
+	dir := t.TempDir()
+	var ex *blockingExec
+	r1 := s.newRig(device("PC01"), dir, func(c *agent.Config) {
+		ex = &blockingExec{SimExecutor: c.Executor.(*agent.SimExecutor), block: "Long", started: make(chan struct{}, 1)}
+		c.Executor = ex
+	})
+	r1.start()
+	select {
+	case <-ex.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long step never started")
+	}
+	r1.stop() // the crash
+	r1.cache.Close()
+	r1.st.Close()
+
+	r2 := s.newRig(device("PC01"), dir, nil)
+	r2.start()
+	waitFor(t, "the final status", func() bool { return s.status(s.ad, s.rid).LastEvent == advertisement.EventTSSucceeded })
+	r2.stop()
+	var names []string
+	for _, c := range r2.exec.Runs() {
+		names = append(names, c.Program)
+	}
+	if !slices.Equal(names, []string{"After"}) {
+		t.Errorf("the resumed agent ran %v, want only [After]", names)
+	}
+	steps := must(s.site.StepStatuses(s.ad.ID, s.rid))
+	if len(steps) != 3 || steps[1].State != tasksequence.StepFailed || !steps[1].Continued {
+		t.Fatalf("steps %+v, want Long failed and continued", steps)
+	}
+	if cs := s.status(s.ad, s.rid); !strings.Contains(cs.Detail, `"Long" (exit code -1, continued on error)`) {
+		t.Errorf("final detail %q does not name the interrupted step", cs.Detail)
+	}
+}
+
+// TestTaskSequenceStepTimeout: a step still running at its time-out is
+// stopped and fails.
+func TestTaskSequenceStepTimeout(t *testing.T) {
+	s := newTSScene(t, func(app, tools consign.ObjectID) *tasksequence.Sequence {
+		return &tasksequence.Sequence{Steps: []tasksequence.Step{
+			{Name: "Fix", Timeout: time.Minute, RunCommandLine: &tasksequence.RunCommandLine{CommandLine: "fix.cmd", PackageID: tools}},
+		}}
+	}, nil)
+	r := s.newRig(device("PC01"), "", nil)
+	r.exec.Script(s.tools.ID, "Fix", agent.SimOutcome{Duration: time.Hour})
+	r.start()
+	waitFor(t, "the final status", func() bool { return s.status(s.ad, s.rid).LastEvent == advertisement.EventTSFailed })
+	r.stop()
+	if runs := r.exec.Runs(); len(runs) != 1 || runs[0].MaxRunTime != time.Minute {
+		t.Fatalf("runs %+v, want Fix with a one-minute limit", runs)
+	}
+	if cs := s.status(s.ad, s.rid); !strings.Contains(cs.Detail, `"Fix"`) {
+		t.Errorf("final detail %q does not name the step", cs.Detail)
+	}
+}
