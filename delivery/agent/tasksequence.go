@@ -46,7 +46,7 @@ type tsEnv struct {
 	exists func(string) bool
 }
 
-func (e tsEnv) OS() pkg.OSInfo               { return e.os }
+func (e tsEnv) OS() pkg.OSInfo              { return e.os }
 func (e tsEnv) FileExists(path string) bool { return e.exists(path) }
 
 // fileExists is the default Config.FileExists.
