@@ -16,6 +16,9 @@
 //   - collection/wql: ConfigMgr's WQL dialect — parse, compile, evaluate.
 //   - advertisement: advertisements, their flag words, the per-device offer
 //     decision, rerun rules, exit-code classes, client status and summaries.
+//   - tasksequence: task sequences — groups and steps with conditions,
+//     their package references, the XML form, and the execution engine a
+//     device agent drives and persists (tasksequence.Run).
 //   - delivery: Site, the type programs call — wizards as atomic workflows,
 //     policy for a device, status intake, summaries — over a pluggable Store
 //     and Transport.
@@ -28,7 +31,7 @@
 //     SHA-256; delivery/source: reading package source into a manifest.
 //
 // The domain packages (pkg, schedule, collection, collection/wql,
-// advertisement, distpoint) are pure: no I/O, no goroutines, no clock. Time is always a
+// advertisement, tasksequence, distpoint, updates) are pure: no I/O, no goroutines, no clock. Time is always a
 // parameter. delivery orchestrates them.
 //
 // # Errors

@@ -142,6 +142,13 @@
 //	 "program":{"Name":"Install","CommandLine":"setup.exe /s","MaxRunTime":120,…},
 //	 "status":{…}}],"windows":[…]}
 //
+// An offer of a task sequence (ProgramName "*") also carries
+// "taskSequence" — the sequence (tasksequence.Sequence) with the packages
+// its steps use and the programs its Install Software steps run
+// (delivery.TaskSequenceOffer) — and, when a step installs software
+// updates, "updates": the updates deployed to the device that its last
+// scan found required (delivery.TaskSequenceUpdate).
+//
 // The payload holds nothing that depends on when it was made (no offer
 // decisions: the device decides with advertisement.Decide and
 // collection.EffectiveWindows itself), so equal site state gives equal
@@ -183,6 +190,11 @@
 //	 "Time":"2026-12-01T09:00:00Z","ExitCode":0,"Detail":"","RunFirst":null}]}
 //
 //	{"accepted":1,"duplicates":0,"unknown":0}
+//
+// A task sequence reports each step as it ends with Event TSStep and a
+// "Step" ({"Index":3,"Name":"Install Office","State":2,"Continued":true}:
+// the step's position in Walk order, its name, a tasksequence.StepState);
+// Step is refused on any other event or advertisement.
 //
 // Concurrent uploads of many devices are written to the site in one
 // Site.ReportMany (collected for up to 2 ms or 1,000 devices); each upload
