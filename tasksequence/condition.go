@@ -77,7 +77,9 @@ func ParseCompare(s string) (Compare, error) {
 //   - OpVariable: Variable, Compare, Value. Exists and NotExists ignore
 //     Value. The ordering comparisons compare numbers when both sides are
 //     integers, otherwise the strings case-insensitively; Equals and
-//     NotEquals compare case-insensitively.
+//     NotEquals compare case-insensitively. Every comparison but NotExists
+//     is false for an unset variable (NotEquals included: an unset
+//     variable is not compared; ConfigMgr's own rule is [UNVERIFIED]).
 //   - OpOS: Platform ("I386", "x64", "IA64"; empty matches any) and, unless
 //     Compare is Exists, the device's Windows version compared with Value
 //     ("6.0", "5.1.2600"; missing parts are 0). Exists with a Platform tests
@@ -241,17 +243,31 @@ func (c *Condition) check(ps *consign.Problems, field string, rule func(string) 
 		return
 	}
 	validCompare := c.Compare >= Exists && c.Compare <= LessEqual
+	// unused reports a field the Op does not read that is set anyway.
+	unused := func(set bool, name string) {
+		ps.Check(!set, field+"."+name, rule(c.Op.String()+" conditions do not use "+name))
+	}
 	switch c.Op {
 	case OpAll, OpAny, OpNone:
+		unused(c.Variable != "", "Variable")
+		unused(c.Platform != "", "Platform")
+		unused(c.Path != "", "Path")
+		unused(c.Compare != Exists, "Compare")
+		unused(c.Value != "", "Value")
 		ps.Check(len(c.Operands) > 0, field+".Operands", rule(c.Op.String()+" needs at least one operand"))
 		for i := range c.Operands {
 			c.Operands[i].check(ps, fmt.Sprintf("%s.Operands[%d]", field, i), rule, depth+1)
 		}
 		return
 	case OpVariable:
+		unused(c.Platform != "", "Platform")
+		unused(c.Path != "", "Path")
+		unused(c.Value != "" && (c.Compare == Exists || c.Compare == NotExists), "Value")
 		ps.Check(validVariableName(c.Variable), field+".Variable", rule("a variable name: letters, digits and underscores, not starting with a digit"))
 		ps.Check(validCompare, field+".Compare", rule("one of the Compare constants"))
 	case OpOS:
+		unused(c.Variable != "", "Variable")
+		unused(c.Path != "", "Path")
 		switch c.Platform {
 		case "", "I386", "x64", "IA64":
 		default:
@@ -259,7 +275,7 @@ func (c *Condition) check(ps *consign.Problems, field string, rule func(string) 
 		}
 		switch {
 		case c.Compare == Exists:
-			ps.Check(c.Platform != "" || c.Value == "", field+".Platform", rule("Exists tests the platform: name one"))
+			ps.Check(c.Platform != "", field+".Platform", rule("Exists tests the platform: name one"))
 			ps.Check(c.Value == "", field+".Value", rule("Exists tests the platform only; compare a version with Equals, Greater, …"))
 		case c.Compare == NotExists || !validCompare:
 			ps.AddValue(field+".Compare", c.Compare.String(), rule("Exists (platform only) or a version comparison"))
@@ -269,6 +285,9 @@ func (c *Condition) check(ps *consign.Problems, field string, rule func(string) 
 			}
 		}
 	case OpFile:
+		unused(c.Variable != "", "Variable")
+		unused(c.Platform != "", "Platform")
+		unused(c.Value != "", "Value")
 		ps.Check(strings.TrimSpace(c.Path) != "", field+".Path", rule("required"))
 		ps.Check(c.Compare == Exists || c.Compare == NotExists, field+".Compare", rule("Exists or NotExists"))
 	default:

@@ -132,11 +132,11 @@ type RunCommandLine struct {
 	// from ("Package" on the step's Properties tab).
 	PackageID consign.ObjectID
 	// SuccessCodes are the exit codes that count as success; empty means
-	// DefaultSuccessCodes.
+	// the console's default, 0 and 3010.
 	SuccessCodes []int
 }
 
-// DefaultSuccessCodes are a Run Command Line step's success codes unless it
+// defaultSuccessCodes are a Run Command Line step's success codes unless it
 // lists its own: the console's "0 3010".
 var defaultSuccessCodes = [...]int{0, 3010}
 
@@ -313,15 +313,22 @@ func (s *Sequence) Validate() error {
 		ps.AddValue("Sequence.SchemaVersion", s.SchemaVersion, "must be "+DefaultSchemaVersion+", the schema clients run")
 	}
 	n := 0
-	s.Walk(func(p Path, st *Step) bool {
-		n++
-		if len(p) > MaxDepth {
-			ps.Add(p.String(), fmt.Sprintf("groups nest at most %d deep", MaxDepth))
-			return false
+	var check func(steps []Step, prefix Path)
+	check = func(steps []Step, prefix Path) {
+		for i := range steps {
+			n++
+			p := append(slices.Clip(prefix), i)
+			if len(p) > MaxDepth {
+				ps.Add(p.String(), fmt.Sprintf("groups nest at most %d deep", MaxDepth))
+				continue // not into it, but on with the steps after it
+			}
+			steps[i].check(&ps, p.String())
+			if g := steps[i].Group; g != nil {
+				check(g.Steps, p)
+			}
 		}
-		st.check(&ps, p.String())
-		return true
-	})
+	}
+	check(s.Steps, nil)
 	if n > MaxSteps {
 		ps.AddValue("Sequence.Steps", n, fmt.Sprintf("at most %d groups and steps", MaxSteps))
 	}
