@@ -37,7 +37,7 @@ import (
 //	time    TaskSequenceRun, when flags bit 3 is set
 //	        uvarint count, then per task sequence step, when flags bit 4
 //	        is set: uvarint index, byte state | continued<<4, varint
-//	        exit code, string name
+//	        exit code, string name, string detail
 //
 // A history is a byte Ran | Succeeded<<1 and, when Ran, LastRun as a time.
 // Times decode in UTC.
@@ -90,13 +90,14 @@ type stepRecord struct {
 	state     tasksequence.StepState
 	continued bool
 	exitCode  int
+	detail    string
 }
 
 // setStep records how step m.Step ended, replacing an earlier report of
 // the same step, and keeps steps by index. It never writes into a slice
 // shared with a stored value.
 func (c *clientState) setStep(m advertisement.Message) {
-	r := stepRecord{index: m.Step.Index, name: m.Step.Name, state: m.Step.State, continued: m.Step.Continued, exitCode: m.ExitCode}
+	r := stepRecord{index: m.Step.Index, name: m.Step.Name, state: m.Step.State, continued: m.Step.Continued, exitCode: m.ExitCode, detail: m.Detail}
 	i, found := slices.BinarySearchFunc(c.steps, r.index, func(s stepRecord, idx int) int { return cmp.Compare(s.index, idx) })
 	c.steps = slices.Clone(c.steps)
 	if found {
@@ -221,6 +222,7 @@ func encodeStatus(c *clientState) []byte {
 			b = append(b, state)
 			b = binary.AppendVarint(b, int64(st.exitCode))
 			b = appendString(b, st.name)
+			b = appendString(b, st.detail)
 		}
 	}
 	return b
@@ -306,14 +308,14 @@ func decodeStatus(data []byte) (*clientState, error) {
 		c.tsRun = r.time()
 	}
 	if flags&16 != 0 {
-		c.steps = make([]stepRecord, r.count(4))
+		c.steps = make([]stepRecord, r.count(5))
 		for i := range c.steps {
 			st := &c.steps[i]
 			st.index = int(r.uvarint())
 			b := r.byte()
 			st.state, st.continued = tasksequence.StepState(b&0xf), b&(1<<4) != 0
 			st.exitCode = int(r.varint())
-			st.name = r.str()
+			st.name, st.detail = r.str(), r.str()
 			if b&^0x1f != 0 || (i > 0 && st.index <= c.steps[i-1].index) {
 				r.fail(errors.New("task sequence steps malformed"))
 			}

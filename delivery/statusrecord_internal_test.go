@@ -53,7 +53,7 @@ func TestStatusRecordRoundTrip(t *testing.T) {
 			st := &advertisement.StepStatus{Index: rapid.IntRange(0, 1000).Draw(t, "step"), Name: rapid.String().Draw(t, "step name"),
 				State: tasksequence.StepState(rapid.IntRange(int(tasksequence.StepSucceeded), int(tasksequence.StepSkippedCondition)).Draw(t, "state"))}
 			st.Continued = st.State == tasksequence.StepFailed && rapid.Bool().Draw(t, "continued")
-			c.setStep(advertisement.Message{Step: st, ExitCode: int(rapid.Int32().Draw(t, "step exit code"))})
+			c.setStep(advertisement.Message{Step: st, ExitCode: int(rapid.Int32().Draw(t, "step exit code")), Detail: rapid.String().Draw(t, "step detail")})
 		}
 		for i := 1; i < len(c.steps); i++ {
 			if c.steps[i].index <= c.steps[i-1].index {

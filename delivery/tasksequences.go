@@ -67,10 +67,11 @@ type TaskSequenceUpdate struct {
 	// Mandatory is set when a deployment with a deadline includes it: the
 	// step's UpdatesMandatory scope installs only these.
 	Mandatory bool
-	// Package is the deployment package the first such deployment (by
-	// ID) put the content in (nil when it names none, or it is gone), and
-	// Files the paths of the update's files in that package's content, in
-	// the update's order.
+	// Package is a deployment package holding the update's content: the
+	// one the first such deployment (by ID) put it in, or else the first
+	// by ID that holds it (any deployment package serves an update,
+	// §1.14); nil when none does. Files are the paths of the update's
+	// files in that package's content, in the update's order.
 	Package *PackageInfo
 	Files   []string
 	// MaxExecutionTime is the install budget (EffectiveMaxExecutionTime).
@@ -344,13 +345,37 @@ func (st *state) tsUpdates(rid uint32, cols []consign.ObjectID) []TaskSequenceUp
 			continue
 		}
 		tu := TaskSequenceUpdate{CIID: ci, ArticleID: u.ArticleID, Title: u.Title, Mandatory: e.mandatory,
-			Package: st.pkgInfo[e.pkg], MaxExecutionTime: u.EffectiveMaxExecutionTime()}
-		for _, f := range u.Files {
-			tu.Files = append(tu.Files, updateFilePath(u, f))
+			MaxExecutionTime: u.EffectiveMaxExecutionTime()}
+		if p := st.updatePackage(u, e.pkg); p != nil {
+			tu.Package = st.pkgInfo[p.ID]
+			have := make(map[string]bool, len(p.Manifest.Files))
+			for _, f := range p.Manifest.Files {
+				have[f.Path] = true
+			}
+			for _, f := range u.Files {
+				if path := updateFilePath(u, f); have[path] {
+					tu.Files = append(tu.Files, path)
+				}
+			}
 		}
 		out = append(out, tu)
 	}
 	return out
+}
+
+// updatePackage returns a deployment package holding u's content:
+// preferred when it does, otherwise the first by ID that does; nil when
+// none does.
+func (st *state) updatePackage(u *updates.Update, preferred consign.ObjectID) *pkg.Package {
+	if p := st.packages[preferred]; p != nil && p.Type == pkg.TypeSoftwareUpdates && holdsUpdate(p, u) {
+		return p
+	}
+	for _, id := range sortedKeys(st.packages) {
+		if p := st.packages[id]; id != preferred && p.Type == pkg.TypeSoftwareUpdates && holdsUpdate(p, u) {
+			return p
+		}
+	}
+	return nil
 }
 
 // WindowTypes returns the maintenance window types that gate an
@@ -422,22 +447,33 @@ func (s *Site) TaskSequenceSummary(id consign.ObjectID) ([]StepSummary, error) {
 	return out, err
 }
 
-// StepStatuses returns how each step of device resourceID's latest run of
-// task sequence advertisement id ended, by step index (Walk order); a
-// step the run has not reached is missing.
-func (s *Site) StepStatuses(id consign.ObjectID, resourceID uint32) ([]advertisement.StepStatus, error) {
-	var out []advertisement.StepStatus
-	err := s.read("StepStatuses", func(st *state) error {
+// DeviceStep is how one step of a device's latest run of a task sequence
+// ended, as the device reported it (§1.10 per-step progress).
+type DeviceStep struct {
+	advertisement.StepStatus
+	// ExitCode is the action's exit code (0 for groups and skipped steps);
+	// Detail says more, for people.
+	ExitCode int
+	Detail   string
+}
+
+// DeviceSteps returns how each step of device resourceID's latest run of
+// task sequence advertisement id ended, by step index (Walk order); a step
+// the run has not reached is missing.
+func (s *Site) DeviceSteps(id consign.ObjectID, resourceID uint32) ([]DeviceStep, error) {
+	var out []DeviceStep
+	err := s.read("DeviceSteps", func(st *state) error {
 		a, ok := st.ads[id]
 		if !ok {
-			return notFound("StepStatuses", "advertisement "+string(id))
+			return notFound("DeviceSteps", "advertisement "+string(id))
 		}
 		cs := a.statuses[resourceID]
 		if cs == nil {
 			return nil
 		}
 		for _, r := range cs.steps {
-			out = append(out, advertisement.StepStatus{Index: r.index, Name: r.name, State: r.state, Continued: r.continued})
+			out = append(out, DeviceStep{StepStatus: advertisement.StepStatus{Index: r.index, Name: r.name, State: r.state, Continued: r.continued},
+				ExitCode: r.exitCode, Detail: r.detail})
 		}
 		return nil
 	})

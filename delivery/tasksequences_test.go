@@ -253,8 +253,9 @@ func TestTaskSequenceStepStatusSurvivesReopen(t *testing.T) {
 				t.Errorf("step %d: %+v, want %+v", i, g, w)
 			}
 		}
-		steps := must(s.StepStatuses(e.ad.ID, 1))
-		if len(steps) != 4 || steps[2] != (advertisement.StepStatus{Index: 2, Name: "Configure", State: tasksequence.StepFailed, Continued: true}) {
+		steps := must(s.DeviceSteps(e.ad.ID, 1))
+		wantStep := delivery.DeviceStep{StepStatus: advertisement.StepStatus{Index: 2, Name: "Configure", State: tasksequence.StepFailed, Continued: true}, ExitCode: 5}
+		if len(steps) != 4 || steps[2] != wantStep {
 			t.Errorf("device 1 steps %+v", steps)
 		}
 		if c := must(s.AdvertisementSummary(e.ad.ID)).Counts; c.Succeeded != 1 {
@@ -269,7 +270,7 @@ func TestTaskSequenceStepStatusSurvivesReopen(t *testing.T) {
 	again := []advertisement.Message{{ID: "s10", AdvertisementID: e.ad.ID, Event: advertisement.EventStarted, Time: at.Add(time.Hour)}}
 	s := e.open()
 	must(s.Report(e.ctx, 1, again))
-	if steps := must(s.StepStatuses(e.ad.ID, 1)); len(steps) != 0 {
+	if steps := must(s.DeviceSteps(e.ad.ID, 1)); len(steps) != 0 {
 		t.Errorf("after a new run started, device 1 steps %+v", steps)
 	}
 }

@@ -290,6 +290,9 @@ func runSummary(run *tasksequence.Run) string {
 			skipped++
 		case tasksequence.StepFailed:
 			f := fmt.Sprintf("%q (exit code %d", r.Name, r.ExitCode)
+			if r.Kind == tasksequence.KindGroup {
+				f = fmt.Sprintf("%q (group", r.Name)
+			}
 			if r.Continued {
 				f += ", continued on error"
 			}

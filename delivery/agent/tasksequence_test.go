@@ -10,6 +10,7 @@ import (
 
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
+	"github.com/consign/consign/delivery"
 	"github.com/consign/consign/delivery/agent"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/tasksequence"
@@ -186,9 +187,9 @@ func TestTaskSequenceRestartWithoutHook(t *testing.T) {
 	r.start()
 	waitFor(t, "the final status", func() bool { return s.status(s.ad, s.rid).LastEvent == advertisement.EventTSFailed })
 	r.stop()
-	steps := must(s.site.StepStatuses(s.ad.ID, s.rid))
-	i := slices.IndexFunc(steps, func(st advertisement.StepStatus) bool { return st.Name == "Restart" })
-	if i < 0 || steps[i].State != tasksequence.StepFailed {
+	steps := must(s.site.DeviceSteps(s.ad.ID, s.rid))
+	i := slices.IndexFunc(steps, func(st delivery.DeviceStep) bool { return st.Name == "Restart" })
+	if i < 0 || steps[i].State != tasksequence.StepFailed || !strings.Contains(steps[i].Detail, "cannot restart") {
 		t.Fatalf("Restart step status %+v, want failed", steps)
 	}
 }
@@ -249,7 +250,7 @@ func TestTaskSequenceCrashMidStep(t *testing.T) {
 	if !slices.Equal(names, []string{"After"}) {
 		t.Errorf("the resumed agent ran %v, want only [After]", names)
 	}
-	steps := must(s.site.StepStatuses(s.ad.ID, s.rid))
+	steps := must(s.site.DeviceSteps(s.ad.ID, s.rid))
 	if len(steps) != 3 || steps[1].State != tasksequence.StepFailed || !steps[1].Continued {
 		t.Fatalf("steps %+v, want Long failed and continued", steps)
 	}
