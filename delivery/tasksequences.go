@@ -167,6 +167,29 @@ func (t *tx) planSequence(id consign.ObjectID, seq *tasksequence.Sequence) error
 	return nil
 }
 
+// DistributeTaskSequence adds the content of every package task sequence
+// id's steps use to the distribution points nalPaths, in one write (the
+// console's "Distribute Content" on a task sequence): their content must be
+// on a DP the devices can reach for the sequence to run (§1.10). Packages
+// without source files need none and are passed over; those already on a
+// DP stay as they are. DistributeContent then copies the content.
+func (s *Site) DistributeTaskSequence(ctx context.Context, id consign.ObjectID, nalPaths ...string) error {
+	return s.commit(ctx, "DistributeTaskSequence", func(t *tx) error {
+		ts, ok := t.st.sequences[id]
+		if !ok {
+			return notFound("DistributeTaskSequence", "task sequence "+string(id))
+		}
+		for _, ref := range ts.refs {
+			if p, ok := t.st.packages[ref]; ok && p.HasSource() {
+				if err := t.planAddToDPs(ref, nalPaths, "DistributionPoints"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // Sequence returns a copy of task sequence package id's sequence.
 func (s *Site) Sequence(id consign.ObjectID) (*tasksequence.Sequence, error) {
 	var out *tasksequence.Sequence

@@ -190,10 +190,17 @@ func TestTaskSequenceOfferAndContent(t *testing.T) {
 	if o.Program == nil || o.Program.Name != tasksequence.ProgramName || o.Decision.State != advertisement.MandatoryDue {
 		t.Errorf("offer program %+v, decision %v; want the task sequence's program, due", o.Program, o.Decision.State)
 	}
-	// Content of a referenced package is located for the task sequence's
-	// advertisement, with its content choices.
-	if err := e.site.AddPackageToDistributionPoints(e.ctx, e.app.ID, dpPath); err != nil {
+	// The referenced packages go to the DPs with the task sequence, and
+	// their content is located for its advertisement, with its content
+	// choices.
+	if err := e.site.DistributeTaskSequence(e.ctx, e.ts.ID, dpPath); err != nil {
 		t.Fatal(err)
+	}
+	if st := must(e.site.PackageStatus(e.app.ID)); len(st) != 1 {
+		t.Errorf("App on %d DPs after DistributeTaskSequence, want 1", len(st))
+	}
+	if err := e.site.DistributeTaskSequence(e.ctx, e.ts.ID, "nowhere"); !containsField(err, "DistributionPoints[0]") {
+		t.Errorf("DistributeTaskSequence to an unknown DP: %v", err)
 	}
 	if _, err := e.site.Locate(e.ctx, 1, e.app.ID, e.app.SourceVersion, e.ad.ID); err != nil {
 		t.Errorf("Locate a referenced package for the task sequence: %v", err)
