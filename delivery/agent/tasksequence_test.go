@@ -64,6 +64,15 @@ func standardSequence(app, tools consign.ObjectID) *tasksequence.Sequence {
 
 func ptr[T any](v T) *T { return &v }
 
+// programsRun lists the Program of every command the rig's executor ran.
+func (r *rig) programsRun() []string {
+	var names []string
+	for _, c := range r.exec.Runs() {
+		names = append(names, c.Program)
+	}
+	return names
+}
+
 // restarter is a Config.Restart for a rig: it counts restarts and, like a
 // real restart, ends the agent's process (the test starts a new agent).
 type restarter struct {
@@ -112,11 +121,7 @@ func TestTaskSequenceRestartsAndResumes(t *testing.T) {
 		return s.status(s.ad, s.rid).LastEvent == advertisement.EventTSSucceeded
 	})
 	r2.stop()
-	var names []string
-	for _, c := range r2.exec.Runs() {
-		names = append(names, c.Program)
-	}
-	if !slices.Equal(names, []string{"Fix"}) {
+	if names := r2.programsRun(); !slices.Equal(names, []string{"Fix"}) {
 		t.Errorf("after the restart ran %v, want [Fix]", names)
 	}
 	if got := s.mp.events(s.ad.ID); !slices.Contains(got, advertisement.EventTSResumed) {
@@ -243,11 +248,7 @@ func TestTaskSequenceCrashMidStep(t *testing.T) {
 	r2.start()
 	waitFor(t, "the final status", func() bool { return s.status(s.ad, s.rid).LastEvent == advertisement.EventTSSucceeded })
 	r2.stop()
-	var names []string
-	for _, c := range r2.exec.Runs() {
-		names = append(names, c.Program)
-	}
-	if !slices.Equal(names, []string{"After"}) {
+	if names := r2.programsRun(); !slices.Equal(names, []string{"After"}) {
 		t.Errorf("the resumed agent ran %v, want only [After]", names)
 	}
 	steps := must(s.site.DeviceSteps(s.ad.ID, s.rid))
