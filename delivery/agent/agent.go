@@ -207,6 +207,11 @@ const (
 	// EventRestart: the agent asks Config.Restart to restart the device for
 	// a task sequence (AdvertisementID; Detail is the step's message).
 	EventRestart
+	// EventProgress: a task sequence whose advertisement shows progress
+	// (ShowProgress, §1.9) starts a step: Detail is its name, Step its
+	// position among the Steps groups and steps of the sequence (from 1),
+	// for a progress display.
+	EventProgress
 )
 
 // String returns the kind's name.
@@ -236,6 +241,8 @@ func (k EventKind) String() string {
 		return "Error"
 	case EventRestart:
 		return "Restart"
+	case EventProgress:
+		return "Progress"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -254,6 +261,7 @@ type Event struct {
 	Offers          int       // EventPolicy, EventEvaluated: offers in the policy
 	Wake            time.Time // EventEvaluated: the next decision time
 	Count           int       // EventStatusSent: messages sent
+	Step, Steps     int       // EventProgress: the step's position, from 1, and the sequence's length
 	Accepted        int       // EventStatusSent
 	Duplicates      int       // EventStatusSent
 	Detail          string

@@ -164,6 +164,10 @@ func (a *Agent) continueTaskSequence(ctx context.Context) (wake time.Time, ended
 		p, st := ts.Run.Next(env)
 		a.reportSteps()
 		a.saveTaskSequence()
+		if st != nil && ts.Offer.Advertisement.ShowProgress {
+			seq := &ts.Run.Sequence
+			a.emit(Event{Kind: EventProgress, AdvertisementID: id, Detail: st.Name, Step: seq.Index(p) + 1, Steps: seq.Len()})
+		}
 		switch {
 		case st == nil && ts.Run.RestartPending:
 			if w, asked := a.restartForTaskSequence(ctx, "a step asked for a restart"); asked {

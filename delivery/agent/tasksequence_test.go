@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -97,7 +98,7 @@ func (r *restarter) restart(context.Context) error {
 // condition is false, and reports 11171 with every step's outcome reaching
 // the site's summaries.
 func TestTaskSequenceRestartsAndResumes(t *testing.T) {
-	s := newTSScene(t, standardSequence, nil)
+	s := newTSScene(t, standardSequence, func(ad *advertisement.Advertisement) { ad.ShowProgress = true })
 	dir := t.TempDir()
 	rs := newRestarter()
 	mod := func(c *agent.Config) { c.Restart = rs.restart }
@@ -123,6 +124,13 @@ func TestTaskSequenceRestartsAndResumes(t *testing.T) {
 	r2.stop()
 	if names := r2.programsRun(); !slices.Equal(names, []string{"Fix"}) {
 		t.Errorf("after the restart ran %v, want [Fix]", names)
+	}
+	var progress []string
+	for _, ev := range append(r1.find(agent.EventProgress), r2.find(agent.EventProgress)...) {
+		progress = append(progress, fmt.Sprintf("%d/%d %s", ev.Step, ev.Steps, ev.Detail))
+	}
+	if want := []string{"1/6 Install App1", "2/6 Restart", "5/6 Fix"}; !slices.Equal(progress, want) {
+		t.Errorf("progress events %q, want %q (the actions the agent ran)", progress, want)
 	}
 	if got := s.mp.events(s.ad.ID); !slices.Contains(got, advertisement.EventTSResumed) {
 		t.Errorf("events %v lack TSResumed (11142)", got)
