@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/consign/consign/advertisement"
 	"github.com/consign/consign/collection"
 	"github.com/consign/consign/delivery"
+	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
 	"github.com/consign/consign/schedule"
 	"github.com/consign/consign/tasksequence"
@@ -312,5 +314,51 @@ func TestOSDWindowsGateOnlyTaskSequences(t *testing.T) {
 	}
 	if p.Decision.State != advertisement.MandatoryDue {
 		t.Errorf("program with only an OSD window: %v, want MandatoryDue", p.Decision.State)
+	}
+}
+
+// TestTaskSequenceContentChoices: a task sequence's content comes from a
+// DP on a slow boundary only when its advertisement ticks "use a remote
+// distribution point" (SlowDownloadOnDemand with download on demand),
+// and the choices are checked against the package's referenced content.
+func TestTaskSequenceContentChoices(t *testing.T) {
+	ce := newContentEnv(t)
+	wan := distpoint.Boundary{Name: "Branch WAN", Type: distpoint.IPSubnet, Prefix: netip.MustParsePrefix("10.9.0.0/16"), Speed: distpoint.Slow}
+	if err := ce.site.AddBoundary(ce.ctx, &wan); err != nil {
+		t.Fatal(err)
+	}
+	d := device(9, "BR09", win7, "X")
+	d.IPAddresses = []string{"10.9.0.9"}
+	if err := ce.site.PutDevices(ce.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	coll := must(ce.site.CreateCollection(ce.ctx, &collection.Collection{Name: "Branch", DirectRules: []collection.DirectRule{{RuleName: "BR09", ResourceID: 9}}}, ""))
+	app := ce.createOn(0, "DP01")
+	if err := ce.site.CreateProgram(ce.ctx, withPkg(newProgram("Install"), app.ID)); err != nil {
+		t.Fatal(err)
+	}
+	ts := must(ce.site.CreateTaskSequence(ce.ctx, tsPackage(), &tasksequence.Sequence{Steps: []tasksequence.Step{
+		{Name: "Install", InstallSoftware: &tasksequence.InstallSoftware{PackageID: app.ID, Program: "Install"}}}}))
+	for _, tc := range []struct {
+		name string
+		slow advertisement.SlowChoice
+		want distpoint.Action
+	}{
+		{"local DPs only", advertisement.SlowDoNotRun, distpoint.DoNotRun},
+		{"remote DP allowed", advertisement.SlowDownloadOnDemand, distpoint.Download},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ad := advertisement.NewTaskSequence("", "Build "+tc.name, ts.ID, coll.ID, t0)
+			ad.Slow = tc.slow
+			ad = must(ce.site.CreateAdvertisement(ce.ctx, ad))
+			if r := must(ce.site.Locate(ce.ctx, 9, app.ID, app.SourceVersion, ad.ID)); r.Action != tc.want {
+				t.Errorf("on a slow boundary: %v (%s), want %v", r.Action, r.Reason, tc.want)
+			}
+		})
+	}
+	bad := advertisement.NewTaskSequence("", "Mixed", ts.ID, coll.ID, t0)
+	bad.Slow = advertisement.SlowRunFromDP // on-demand locally, run from a remote DP: not a choice the page offers
+	if _, err := ce.site.CreateAdvertisement(ce.ctx, bad); !containsField(err, "Advertisement.Slow") {
+		t.Errorf("mixed content choices: err = %v, want one on Advertisement.Slow", err)
 	}
 }
