@@ -288,3 +288,46 @@ func TestTaskSequenceStepTimeout(t *testing.T) {
 		t.Errorf("final detail %q does not name the step", cs.Detail)
 	}
 }
+
+// TestTaskSequenceDownloadAllFirst: with "Download all contents locally
+// before starting task sequence" every package the steps use is in the
+// cache before the sequence starts; a package whose content cannot be had
+// keeps the sequence from starting at all.
+func TestTaskSequenceDownloadAllFirst(t *testing.T) {
+	s := newTSScene(t, standardSequence, func(ad *advertisement.Advertisement) { ad.Fast = advertisement.FastDownload })
+	r := s.newRig(device("PC01"), "", func(c *agent.Config) { c.Restart = newRestarter().restart })
+	r.start()
+	waitFor(t, "the restart step", func() bool { return r.count(agent.EventRestart) > 0 })
+	r.stop()
+	got := s.mp.events(s.ad.ID)
+	started := slices.Index(got, advertisement.EventStarted)
+	if started < 0 || countEvents(got[:started], advertisement.EventDownloadComplete) != 2 {
+		t.Errorf("events %v: want both packages downloaded before Started", got)
+	}
+	for _, p := range []*pkg.Package{s.app, s.tools} {
+		if _, ok := r.cache.Lookup(p.ID, p.SourceVersion); !ok {
+			t.Errorf("package %s not in the cache", p.Name)
+		}
+	}
+
+	// Content that is on no DP: the sequence waits and does not start.
+	s2 := newTSScene(t, standardSequence, func(ad *advertisement.Advertisement) { ad.Fast = advertisement.FastDownload })
+	must0(t, s2.site.RemovePackageFromDistributionPoints(s2.ctx, s2.tools.ID, "DP01"))
+	r2 := s2.newRig(device("PC01"), "", nil)
+	r2.start()
+	waitFor(t, "a waiting status", func() bool { return slices.Contains(s2.mp.events(s2.ad.ID), advertisement.EventWaiting) })
+	r2.stop()
+	if ev := s2.mp.events(s2.ad.ID); slices.Contains(ev, advertisement.EventStarted) || len(r2.exec.Runs()) != 0 {
+		t.Errorf("with content missing the sequence started: events %v, runs %d", ev, len(r2.exec.Runs()))
+	}
+}
+
+func countEvents(evs []advertisement.Event, ev advertisement.Event) int {
+	n := 0
+	for _, e := range evs {
+		if e == ev {
+			n++
+		}
+	}
+	return n
+}
