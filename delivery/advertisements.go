@@ -65,7 +65,7 @@ func (t *tx) checkAdvertisement(a *advertisement.Advertisement) error {
 		// A task sequence is advertised as the program "*" (§1.9, §1.10);
 		// there is no program to check the advertisement against.
 		prog = nil
-		probs.Check(a.ProgramName == tasksequence.ProgramName, "Advertisement.ProgramName",
+		probs.Check(a.IsTaskSequence(), "Advertisement.ProgramName",
 			fmt.Sprintf("must be %q: package %s is a task sequence", tasksequence.ProgramName, a.PackageID))
 		if _, ok := t.st.sequences[a.PackageID]; !ok && !t.puts(kindSequence, string(a.PackageID)) {
 			probs.AddValue("Advertisement.PackageID", string(a.PackageID), "task sequence package has no sequence yet (SetSequence)")

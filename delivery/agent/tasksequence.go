@@ -357,7 +357,7 @@ func (a *Agent) stepContent(ctx context.Context, id consign.ObjectID) (dir strin
 // with the task sequence variables in its environment, and classifies how
 // it ended with success, which says whether an exit code counts as
 // success; ok is false when ctx ended.
-func (a *Agent) executeStep(ctx context.Context, st *tasksequence.Step, c Command, success func(int) bool) (out Outcome, res tasksequence.Outcome, ok bool) {
+func (a *Agent) executeStep(ctx context.Context, st *tasksequence.Step, c Command, success func(int) bool) (tasksequence.Outcome, bool) {
 	if st.Timeout > 0 {
 		c.MaxRunTime = st.Timeout
 	}
@@ -365,14 +365,31 @@ func (a *Agent) executeStep(ctx context.Context, st *tasksequence.Step, c Comman
 	out, err := a.cfg.Executor.Run(ctx, c)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return out, res, false
+		return tasksequence.Outcome{}, false
 	case err != nil:
-		return out, tasksequence.Outcome{ExitCode: -1, Detail: "could not start: " + err.Error()}, true
+		return tasksequence.Outcome{ExitCode: -1, Detail: "could not start: " + err.Error()}, true
 	case out.TimedOut:
-		return out, tasksequence.Outcome{ExitCode: -1, Detail: fmt.Sprintf("stopped after the step's time-out of %s", c.MaxRunTime)}, true
+		return tasksequence.Outcome{ExitCode: -1, Detail: fmt.Sprintf("stopped after the step's time-out of %s", c.MaxRunTime)}, true
 	}
-	res = tasksequence.Outcome{ExitCode: out.ExitCode, Succeeded: success(out.ExitCode), Detail: fmt.Sprintf("exit code %d", out.ExitCode)}
-	return out, res, true
+	return tasksequence.Outcome{ExitCode: out.ExitCode, Succeeded: success(out.ExitCode), Detail: fmt.Sprintf("exit code %d", out.ExitCode)}, true
+}
+
+// installed classifies an installer's exit code by §3.5's default lists:
+// success, and whether a restart is required (3010 and the like).
+func installed(code int) (succeeded, restart bool) {
+	switch advertisement.DefaultExitCodes().Classify(code) {
+	case advertisement.ExitSuccess:
+		return true, false
+	case advertisement.ExitSuccessRestart:
+		return true, true
+	}
+	return false, false
+}
+
+// installSucceeded is installed's first answer, for executeStep.
+func installSucceeded(code int) bool {
+	ok, _ := installed(code)
+	return ok
 }
 
 // tsVariables passes the task sequence variables to a step's command as
@@ -404,12 +421,8 @@ func (a *Agent) installSoftware(ctx context.Context, st *tasksequence.Step) (tas
 	if fail != nil || !ok {
 		return derefOutcome(fail), ok
 	}
-	codes := advertisement.DefaultExitCodes()
-	_, res, ok := a.executeStep(ctx, st, CommandFor(prog, dir), func(c int) bool {
-		k := codes.Classify(c)
-		return k == advertisement.ExitSuccess || k == advertisement.ExitSuccessRestart
-	})
-	if ok && res.Succeeded && codes.Classify(res.ExitCode) == advertisement.ExitSuccessRestart {
+	res, ok := a.executeStep(ctx, st, CommandFor(prog, dir), installSucceeded)
+	if _, restart := installed(res.ExitCode); ok && res.Succeeded && restart {
 		res.Restart = true
 		res.Detail += ": restart required"
 	}
@@ -448,7 +461,7 @@ func (a *Agent) runCommandLine(ctx context.Context, st *tasksequence.Step) (task
 		}
 	}
 	c := Command{PackageID: rc.PackageID, Program: st.Name, CommandLine: rc.CommandLine, WorkingDir: wd}
-	_, res, ok := a.executeStep(ctx, st, c, rc.Succeeded)
+	res, ok := a.executeStep(ctx, st, c, rc.Succeeded)
 	return res, ok
 }
 
@@ -470,7 +483,6 @@ func (a *Agent) installUpdates(ctx context.Context, st *tasksequence.Step) (task
 	if len(todo) == 0 {
 		return tasksequence.Outcome{Succeeded: true, Detail: "no " + strings.ToLower(st.InstallUpdates.Scope.String()) + " updates required"}, true
 	}
-	codes := advertisement.DefaultExitCodes()
 	var failed []string
 	restart, last := false, 0
 	for _, u := range todo {
@@ -497,10 +509,7 @@ func (a *Agent) installUpdates(ctx context.Context, st *tasksequence.Step) (task
 				continue
 			}
 			c := Command{PackageID: u.Package.ID, Program: kb, CommandLine: line, WorkingDir: dir, MaxRunTime: u.MaxExecutionTime}
-			_, res, ok := a.executeStep(ctx, st, c, func(c int) bool {
-				k := codes.Classify(c)
-				return k == advertisement.ExitSuccess || k == advertisement.ExitSuccessRestart
-			})
+			res, ok := a.executeStep(ctx, st, c, installSucceeded)
 			if !ok {
 				if release != nil {
 					release()
@@ -511,8 +520,9 @@ func (a *Agent) installUpdates(ctx context.Context, st *tasksequence.Step) (task
 			switch {
 			case !res.Succeeded:
 				failed = append(failed, kb+": "+res.Detail)
-			case codes.Classify(res.ExitCode) == advertisement.ExitSuccessRestart:
-				restart = true
+			default:
+				_, r := installed(res.ExitCode)
+				restart = restart || r
 			}
 		}
 		if release != nil {
