@@ -3,13 +3,14 @@
 //
 //  1. a site in memory, with an HTTP management point and a DP content
 //     server on 127.0.0.1;
-//  2. packages on the DP: "Office 2007" (its installer exits 3010, restart
+//  2. packages: "Office 2007" (its installer exits 3010, restart
 //     required), "Acrobat Reader", and a package of build scripts;
 //  3. the sample update catalog (package jsoncatalog) is synchronised and
 //     three Contoso OS 6.0 updates are deployed with a deadline (mandatory)
 //     to the "Build workstations" collection, their files in a deployment
 //     package on the DP;
-//  4. the task sequence, printed as XML: a group installing both
+//  4. the task sequence, its packages put on the DP with it
+//     (DistributeTaskSequence), printed as XML: a group installing both
 //     applications, the mandatory updates, a restart, a variable two later
 //     steps test (one runs, one is skipped), a settings script that may fail
 //     without failing the build (continue on error), and a step for x64 only;
@@ -220,6 +221,14 @@ func run(ctx context.Context, catalogPath, contentDir string) error {
 	if tsPkg, err = site.CreateTaskSequence(ctx, tsPkg, seq); err != nil {
 		return fmt.Errorf("create the task sequence: %w", err)
 	}
+	// Every package the steps use goes to DP01 with the sequence.
+	if err := site.DistributeTaskSequence(ctx, tsPkg.ID, dpNAL); err != nil {
+		return fmt.Errorf("distribute the task sequence: %w", err)
+	}
+	if rep, err := site.DistributeContent(ctx); err != nil || rep.Err() != nil {
+		return fmt.Errorf("distribute the task sequence's packages: %v %v", err, rep.Err())
+	}
+	fmt.Printf("Task sequence %s: its packages %s, %s and %s are on DP01\n", tsPkg.ID, id.office, id.acrobat, id.tools)
 	xml, err := tasksequence.ExportXML(seq)
 	if err != nil {
 		return err
@@ -579,7 +588,7 @@ func startSite(ctx context.Context, tmp string) (*lab, error) {
 
 // newPackage creates a package of the given files (small stand-ins) with,
 // when cmd is not empty, an "Install" program that a task sequence can
-// run, and puts it on DP01.
+// run. It reaches DP01 with the task sequence (DistributeTaskSequence).
 func (l *lab) newPackage(ctx context.Context, name, cmd string, files ...string) (consign.ObjectID, error) {
 	dir := filepath.Join(l.tmp, "sources", name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -607,13 +616,7 @@ func (l *lab) newPackage(ctx context.Context, name, cmd string, files ...string)
 			return "", err
 		}
 	}
-	if err := l.site.AddPackageToDistributionPoints(ctx, p.ID, dpNAL); err != nil {
-		return "", err
-	}
-	if rep, err := l.site.DistributeContent(ctx); err != nil || rep.Err() != nil {
-		return "", fmt.Errorf("distribute %s: %v %v", name, err, rep.Err())
-	}
-	fmt.Printf("Package %s %q: %d files on DP01\n", p.ID, name, len(m.Files))
+	fmt.Printf("Package %s %q: %d files\n", p.ID, name, len(m.Files))
 	return p.ID, nil
 }
 
