@@ -362,6 +362,7 @@ func (st *state) tsUpdates(rid uint32, cols []consign.ObjectID) []TaskSequenceUp
 		}
 	}
 	var out []TaskSequenceUpdate
+	var files packageFiles // each package's files, indexed once per call
 	for _, ci := range required {
 		e, u := in[ci], st.updates[ci]
 		if e == nil || u == nil {
@@ -369,14 +370,11 @@ func (st *state) tsUpdates(rid uint32, cols []consign.ObjectID) []TaskSequenceUp
 		}
 		tu := TaskSequenceUpdate{CIID: ci, ArticleID: u.ArticleID, Title: u.Title, Mandatory: e.mandatory,
 			MaxExecutionTime: u.EffectiveMaxExecutionTime()}
-		if p := st.updatePackage(u, e.pkg); p != nil {
+		if p := st.updatePackage(u, e.pkg, files.of); p != nil {
 			tu.Package = st.pkgInfo[p.ID]
-			have := make(map[string]bool, len(p.Manifest.Files))
-			for _, f := range p.Manifest.Files {
-				have[f.Path] = true
-			}
+			have := files.of(p)
 			for _, f := range u.Files {
-				if path := updateFilePath(u, f); have[path] {
+				if path := updateFilePath(u, f); have.paths[path] {
 					tu.Files = append(tu.Files, path)
 				}
 			}
@@ -389,16 +387,43 @@ func (st *state) tsUpdates(rid uint32, cols []consign.ObjectID) []TaskSequenceUp
 // updatePackage returns a deployment package holding u's content:
 // preferred when it does, otherwise the first by ID that does; nil when
 // none does.
-func (st *state) updatePackage(u *updates.Update, preferred consign.ObjectID) *pkg.Package {
-	if p := st.packages[preferred]; p != nil && p.Type == pkg.TypeSoftwareUpdates && holdsUpdate(p, u) {
+func (st *state) updatePackage(u *updates.Update, preferred consign.ObjectID, filesOf func(*pkg.Package) *fileIndex) *pkg.Package {
+	holds := func(p *pkg.Package) bool {
+		return p != nil && p.Type == pkg.TypeSoftwareUpdates && hasUpdateContent(filesOf(p).hashes, u)
+	}
+	if p := st.packages[preferred]; holds(p) {
 		return p
 	}
 	for _, id := range sortedKeys(st.packages) {
-		if p := st.packages[id]; id != preferred && p.Type == pkg.TypeSoftwareUpdates && holdsUpdate(p, u) {
+		if p := st.packages[id]; id != preferred && holds(p) {
 			return p
 		}
 	}
 	return nil
+}
+
+// fileIndex is a package manifest's files by path and by SHA-256.
+type fileIndex struct {
+	paths  map[string]bool
+	hashes map[[32]byte]bool
+}
+
+// packageFiles indexes packages' files on first use.
+type packageFiles map[consign.ObjectID]*fileIndex
+
+func (m *packageFiles) of(p *pkg.Package) *fileIndex {
+	if x := (*m)[p.ID]; x != nil {
+		return x
+	}
+	x := &fileIndex{paths: make(map[string]bool, len(p.Manifest.Files)), hashes: make(map[[32]byte]bool, len(p.Manifest.Files))}
+	for _, f := range p.Manifest.Files {
+		x.paths[f.Path], x.hashes[f.SHA256] = true, true
+	}
+	if *m == nil {
+		*m = make(packageFiles)
+	}
+	(*m)[p.ID] = x
+	return x
 }
 
 // WindowTypes returns the maintenance window types that gate an
