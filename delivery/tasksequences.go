@@ -253,7 +253,7 @@ func (st *state) applySequence(c Change) error {
 	if err := json.Unmarshal(c.Record.Data, &seq); err != nil {
 		return err
 	}
-	ts := &tsState{seq: &seq, refs: seq.Packages(), program: tasksequence.Program(id, runTimeMinutes(&seq))}
+	ts := &tsState{seq: &seq, refs: seq.Packages(), program: seq.Program(id)}
 	seq.Walk(func(_ tasksequence.Path, s *tasksequence.Step) bool {
 		ts.installsUpdates = ts.installsUpdates || s.InstallUpdates != nil
 		return true
@@ -265,43 +265,6 @@ func (st *state) applySequence(c Change) error {
 	st.resolveSequence(ts)
 	st.packageChanged(id)
 	return nil
-}
-
-// runTimeMinutes is the longest a sequence can run, in whole minutes, when
-// every enabled action has a timeout (the engine stops each at its
-// timeout); otherwise 0, Unknown (720 minutes), as for a program. It is the
-// advertised program's MaxRunTime, which maintenance windows must fit
-// (§3.6). SMS_TaskSequencePackage.Duration, the console's estimate, is not
-// modelled: a bound the engine enforces is one a window can trust.
-func runTimeMinutes(seq *tasksequence.Sequence) int {
-	var total time.Duration
-	bounded := true
-	var walk func(steps []tasksequence.Step)
-	walk = func(steps []tasksequence.Step) {
-		for i := range steps {
-			st := &steps[i]
-			switch {
-			case st.Disabled:
-			case st.Group != nil:
-				walk(st.Group.Steps)
-			case st.SetVariable != nil:
-			case st.Restart != nil:
-				total += max(st.Restart.NotifyTimeout, 0)
-				if st.Restart.NotifyTimeout == 0 {
-					total += tasksequence.DefaultNotifyTimeout
-				}
-			case st.Timeout > 0:
-				total += st.Timeout
-			default:
-				bounded = false
-			}
-		}
-	}
-	walk(seq.Steps)
-	if !bounded || total == 0 {
-		return 0
-	}
-	return int((total + time.Minute - 1) / time.Minute)
 }
 
 // resolveSequence rebuilds ts's offer from the packages and programs its

@@ -530,14 +530,51 @@ const DefaultProgramFlags = pkg.ProgDefaultProgram | pkg.ProgUnattended | pkg.Pr
 // SMS_Advertisement.ProgramName "*" ([UNVERIFIED] for 2007; §1.9).
 const ProgramName = "*"
 
-// Program returns the program a task sequence package is advertised as, so
-// that the offer decision (requirements, run time, rerun rules) treats it
-// like any program: name "*", the task sequence package's default
-// ProgramFlags (run with administrative rights whether or not a user is
-// logged on, on any platform, unattended) and maxRunTime minutes
-// (SMS_TaskSequencePackage.Duration; 0 is Unknown, 720 minutes).
-func Program(packageID consign.ObjectID, maxRunTime int) *pkg.Program {
-	p := &pkg.Program{PackageID: packageID, Name: ProgramName, MaxRunTime: maxRunTime}
+// Program returns the program package packageID, holding s, is advertised
+// as, so that the offer decision (requirements, run time, rerun rules)
+// treats it like any program: name "*", the task sequence package's
+// default ProgramFlags (run with administrative rights whether or not a
+// user is logged on, on any platform, unattended) and, as MaxRunTime,
+// MaxRunTime's bound in whole minutes, or 0 (Unknown, 720 minutes) when
+// there is none. SMS_TaskSequencePackage.Duration, the console's estimate,
+// is not modelled: a bound the engine enforces is one a maintenance window
+// can trust (§3.6).
+func (s *Sequence) Program(packageID consign.ObjectID) *pkg.Program {
+	p := &pkg.Program{PackageID: packageID, Name: ProgramName}
+	if d, ok := s.MaxRunTime(); ok && d > 0 {
+		p.MaxRunTime = int((d + time.Minute - 1) / time.Minute)
+	}
 	p.FromFlags(DefaultProgramFlags)
 	return p
+}
+
+// MaxRunTime returns the longest the sequence can run when every enabled
+// action has a timeout (the engine stops each at its timeout; a Restart
+// Computer step waits its notify time-out), and false when one has none.
+func (s *Sequence) MaxRunTime() (time.Duration, bool) {
+	var total time.Duration
+	bounded := true
+	var walk func(steps []Step)
+	walk = func(steps []Step) {
+		for i := range steps {
+			st := &steps[i]
+			switch {
+			case st.Disabled:
+			case st.Group != nil:
+				walk(st.Group.Steps)
+			case st.SetVariable != nil:
+			case st.Restart != nil:
+				total += st.Restart.NotifyTimeout
+				if st.Restart.NotifyTimeout == 0 {
+					total += DefaultNotifyTimeout
+				}
+			case st.Timeout > 0:
+				total += st.Timeout
+			default:
+				bounded = false
+			}
+		}
+	}
+	walk(s.Steps)
+	return total, bounded
 }
