@@ -20,8 +20,8 @@ func TestProgramRunTime(t *testing.T) {
 		minutes int
 	}{
 		{"empty", nil, 0, true, 0},
-		{"every action timed", []tasksequence.Step{run("a", 10 * time.Minute),
-			{Name: "g", Group: &tasksequence.Group{Steps: []tasksequence.Step{run("b", 90 * time.Second)}}}}, 11*time.Minute + 30*time.Second, true, 12},
+		{"every action timed", []tasksequence.Step{run("a", 10*time.Minute),
+			{Name: "g", Group: &tasksequence.Group{Steps: []tasksequence.Step{run("b", 90*time.Second)}}}}, 11*time.Minute + 30*time.Second, true, 12},
 		{"a restart waits its notify time-out", []tasksequence.Step{run("a", time.Minute), {Name: "r", Restart: &tasksequence.RestartComputer{}}},
 			time.Minute + tasksequence.DefaultNotifyTimeout, true, 2},
 		{"variables and disabled steps cost nothing", []tasksequence.Step{run("a", time.Minute),
