@@ -1,6 +1,7 @@
 package collection
 
 import (
+	"bytes"
 	"cmp"
 	"math/bits"
 	"slices"
@@ -672,6 +673,12 @@ func (e *Engine) Collections() []*Collection {
 	return out
 }
 
+// HasDevice reports whether the Engine holds the device id.
+func (e *Engine) HasDevice(id uint32) bool {
+	_, ok := e.slot[id]
+	return ok
+}
+
 // NumDevices reports how many devices the Engine holds.
 func (e *Engine) NumDevices() int { return len(e.slot) }
 
@@ -724,8 +731,11 @@ func (e *Engine) Device(id uint32) (*Device, bool) {
 	if !ok {
 		return nil, false
 	}
+	// Decoded strings share the bytes they are read from: decode a copy,
+	// so that what is returned never shares the Engine's encodings (which
+	// may lie in a snapshot's read-only mapping, see RestoreSnapshot).
 	var r resource
-	r.load(e.lay, &e.in, id, e.data[s])
+	r.load(e.lay, &e.in, id, bytes.Clone(e.data[s]))
 	d := decodeDevice(&r)
 	d.TimeZone = e.zones[e.zone[s]]
 	return d, true
