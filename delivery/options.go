@@ -71,6 +71,15 @@ type Options struct {
 	// validation on a schedule; the site server's clock, so it is read in
 	// UTC).
 	ContentValidation *schedule.Token
+	// Checkpoint, when set, is the path of a file where the Site keeps a
+	// checkpoint of what it derives from its devices (see
+	// Site.Checkpoint): Open reads it back, when the store vouches for
+	// it, instead of loading every device and evaluating every collection
+	// over them, and Close writes it. A checkpoint that is missing,
+	// damaged or not this store's is logged and ignored (Open then loads
+	// the whole store). Each Site process needs a file of its own.
+	// Default: none.
+	Checkpoint string
 	// Progress, when set, receives distribution progress: files and bytes
 	// per DP, and state changes. It is called from several goroutines.
 	Progress func(ProgressEvent)

@@ -41,6 +41,10 @@ type Site struct {
 	validationMu sync.Mutex // serialises RunScheduledValidation
 	distMu       sync.Mutex // one DistributeContent pass at a time
 	downloadMu   sync.Mutex // serialises DownloadUpdates (it writes package sources)
+	checkpointMu sync.Mutex // one Checkpoint at a time
+	// lastCheckpoint is the key of the checkpoint record of the file this
+	// Site last read or wrote, which the next Checkpoint replaces.
+	lastCheckpoint string
 	// lastApply is how long the store's last Apply took (ns), which sets
 	// the retry backoff after a conflict.
 	lastApply atomic.Int64
@@ -62,23 +66,48 @@ func Open(ctx context.Context, store Store, transport Transport, opts *Options) 
 	s := &Site{store: store, transport: transport, opts: o, st: newState(o)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	from := "store"
+	if o.Checkpoint != "" {
+		used, err := s.restoreCheckpoint(ctx, o.Checkpoint)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			s.opts.Logger.Warn("checkpoint not used; loading the whole store", "path", o.Checkpoint, "err", err)
+			s.st, s.lastCheckpoint = newState(o), ""
+		case used:
+			from = "checkpoint"
+		}
+	}
 	if err := s.catchUpLocked(ctx); err != nil {
 		return nil, err
 	}
 	s.st.drainNotify()
-	s.opts.Logger.Info("site opened", "site", o.SiteCode, "revision", s.st.rev,
+	s.opts.Logger.Info("site opened", "site", o.SiteCode, "from", from, "revision", s.st.rev,
 		"packages", len(s.st.packages), "collections", len(s.st.engine.Collections()),
 		"devices", s.st.engine.NumDevices(), "advertisements", len(s.st.ads))
 	return s, nil
 }
 
-// Close closes the Site (not its Store, which the caller owns). Calls after
-// Close fail with an error matching consign.ErrUnavailable.
+// Close closes the Site (not its Store, which the caller owns), writing
+// its checkpoint first when Options.Checkpoint is set; the Site is closed
+// even when that fails. Calls after Close fail with an error matching
+// consign.ErrUnavailable; a second Close returns nil.
 func (s *Site) Close() error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return nil
+	}
+	var err error
+	if s.opts.Checkpoint != "" {
+		err = s.Checkpoint(context.Background())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	return nil
+	return err
 }
 
 // Revision is the store revision the Site's memory reflects. It moves
@@ -155,6 +184,9 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 		}
 		var devices []Change
 		for _, c := range changes {
+			if s.st.applied(c) {
+				continue
+			}
 			if c.Record.Kind == kindDevice && !c.Deleted {
 				s.st.track(c)
 				devices = append(devices, c)
@@ -234,32 +266,41 @@ func (s *Site) logFailure(c Change, err error) {
 	s.opts.Logger.Error("stored record cannot be applied; leaving it out", "kind", c.Record.Kind, "key", c.Record.Key, "revision", c.Record.Revision, "err", err)
 }
 
-// kindRank orders record kinds so that what an object refers to is applied
-// before it.
-func kindRank(kind string) int {
-	switch kind {
-	case kindCounter, kindBoundary, kindDP, kindAvailability, kindMarker, kindUpdate, kindTemplate:
-		return 0
-	case kindPackage, kindUpdateList:
-		return 1
-	case kindProgram, kindSequence:
-		return 2
-	case kindDevice:
-		// Devices before collections: a site loading itself then
-		// evaluates every collection in one pass over the devices.
-		return 3
-	case kindCollection:
-		return 4
-	case kindLink:
-		return 5
-	case kindAdvertisement, kindDeployment:
-		return 6
-	case kindPackageDP, kindHistory, kindScan:
-		return 7
-	case kindStatus:
-		return 8
+// kindOrder lists the record kinds the Site writes in the order a load
+// applies them: what an object refers to before it.
+var kindOrder = [][]string{
+	{kindCounter, kindBoundary, kindDP, kindAvailability, kindMarker, kindUpdate, kindTemplate},
+	{kindPackage, kindUpdateList},
+	{kindProgram, kindSequence},
+	// Devices before collections: a site loading itself then evaluates
+	// every collection in one pass over the devices.
+	{kindDevice},
+	{kindCollection},
+	{kindLink},
+	{kindAdvertisement, kindDeployment},
+	{kindPackageDP, kindHistory, kindScan},
+	{kindStatus},
+	{kindGuard, kindCheckpoint},
+}
+
+// kindRanks is each kind's place in kindOrder.
+var kindRanks = func() map[string]int {
+	m := map[string]int{}
+	for i, kinds := range kindOrder {
+		for _, k := range kinds {
+			m[k] = i
+		}
 	}
-	return 9
+	return m
+}()
+
+// kindRank orders record kinds so that what an object refers to is applied
+// before it; kinds of a newer Site version come last.
+func kindRank(kind string) int {
+	if r, ok := kindRanks[kind]; ok {
+		return r
+	}
+	return len(kindOrder)
 }
 
 // maxAttempts bounds how often a workflow is re-planned after losing an

@@ -237,6 +237,14 @@ func (st *state) track(c Change) {
 	}
 }
 
+// applied reports whether memory already reflects change c: the record at
+// that very revision was applied (loaded from a checkpoint and then met in
+// the change feed, say).
+func (st *state) applied(c Change) bool {
+	rev, ok := st.revs[rkey{c.Record.Kind, c.Record.Key}]
+	return ok && !c.Deleted && rev == c.Record.Revision
+}
+
 // apply brings memory up to date with one stored change.
 func (st *state) apply(c Change, now time.Time) error {
 	st.track(c)
@@ -300,6 +308,8 @@ func (st *state) apply(c Change, now time.Time) error {
 			return err
 		}
 		st.availability[r.Key] = a
+	case kindGuard, kindCheckpoint:
+		// Kept only for their revisions (tracked above).
 	case kindMarker:
 		switch r.Key {
 		case markerValidation:

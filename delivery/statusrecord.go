@@ -413,6 +413,15 @@ func (r *recordReader) bytes(n int) []byte {
 	return b
 }
 
+// take reads n bytes, failing when fewer are left.
+func (r *recordReader) take(n int) []byte {
+	if n > len(r.b) {
+		r.fail(errTruncated)
+		return make([]byte, n)
+	}
+	return r.bytes(n)
+}
+
 func (r *recordReader) str() string { return string(r.bytes(r.count(1))) }
 
 // end returns the first failure, or an error if bytes are left over.
