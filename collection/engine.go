@@ -331,6 +331,14 @@ func (e *Engine) install(c *Collection) error {
 	for i, r := range c.QueryRules {
 		q := e.queries[r.Query]
 		if q == nil {
+			// Rules of c repeating a query share it too: two objects for
+			// one text would leave e.queries without it once either is
+			// dropped.
+			if j := slices.IndexFunc(rules[:i], func(p rule) bool { return p.q.Source() == r.Query }); j >= 0 {
+				q = rules[j].query
+			}
+		}
+		if q == nil {
 			cq, err := wql.Compile(r.Query, e.schema)
 			if err != nil {
 				return err
