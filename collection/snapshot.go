@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math/bits"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +42,9 @@ import (
 //	collections uvarint count, in limiting order, each: the collection
 //	         as JSON (a string), uvarint words and the membership bitmap's
 //	         words, 8 bytes little-endian each (bit s is slot s)
+//	queries  uvarint count, each: string query text, byte 1 and a
+//	         varint of Unix nanoseconds: the time of its last evaluation
+//	         (byte 0: never evaluated)
 //	crc      CRC-32C (Castagnoli) of everything before, 4 bytes
 //	         little-endian
 //
@@ -112,6 +117,17 @@ func (e *Engine) WriteSnapshot(w io.Writer) error {
 			sw.raw(word[:])
 		}
 	}
+	sw.uvarint(uint64(len(e.queries)))
+	for _, src := range slices.Sorted(maps.Keys(e.queries)) {
+		q := e.queries[src]
+		sw.str(src)
+		if q.at.IsZero() {
+			sw.raw([]byte{0})
+			continue
+		}
+		sw.raw([]byte{1})
+		sw.raw(binary.AppendVarint(sw.buf[:0], q.at.UnixNano()))
+	}
 	if sw.err != nil {
 		return sw.err
 	}
@@ -125,13 +141,16 @@ func (e *Engine) WriteSnapshot(w io.Writer) error {
 // RestoreSnapshot gives a new Engine (one that has had nothing but
 // SetParallel done to it) the state a snapshot holds, as WriteSnapshot
 // wrote it from an Engine over the same schema. The Engine then behaves
-// as the one that wrote it, except that a query using GETDATE() takes the
-// time of its next evaluation.
+// as the one that wrote it.
 //
 // The Engine keeps the devices' encodings where they lie in b: b must not
 // change for as long as the Engine lives (a read-only mapping of a file is
 // the intended use), and none of its bytes are returned to callers
 // (Device copies what it returns).
+//
+// The checksum guards against damage, not against a snapshot crafted to
+// be inconsistent (device encodings are not decoded to be checked), so
+// only restore snapshots this program wrote.
 //
 // A snapshot that is damaged, of another version or for another schema is
 // refused with an error matching ErrSnapshot; one the Engine cannot take
@@ -169,6 +188,18 @@ func (e *Engine) RestoreSnapshot(b []byte) error {
 	}
 	e.restoreSlots(&r)
 	e.restoreCollections(&r)
+	for range r.count(2) {
+		q := e.queries[string(r.bytes())]
+		var at time.Time
+		if r.byte() == 1 {
+			at = time.Unix(0, r.varint())
+		}
+		if q == nil {
+			r.fail("a query no collection has")
+			break
+		}
+		q.at = at
+	}
 	if r.err == nil && len(r.b) != r.pos {
 		r.fail("%d bytes after the collections", len(r.b)-r.pos)
 	}
