@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/consign/consign"
 	"github.com/consign/consign/collection/wql"
@@ -516,4 +517,42 @@ func TestPutEncodedDevicesOptions(t *testing.T) {
 	if !errors.Is(errs[0], consign.ErrInvalid) || errs[1] != nil || !slices.Equal(e.Members("CEN00002"), []uint32{1}) {
 		t.Errorf("LoadCollections: %v, members %v", errs, e.Members("CEN00002"))
 	}
+}
+
+// Arrays of different types whose encodings coincide — an Integer 2 and a
+// DateTime one second after 1970 — are interned apart: each device gets
+// back the values it was put with, whether put one by one or loaded.
+func TestInternedArraysKeepTheirType(t *testing.T) {
+	classes := defaultClasses()
+	classes[0].Properties = append(classes[0].Properties, wql.Property{Name: "Codes", Type: wql.Integer, Array: true})
+	s, err := wql.NewSchema(classes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ints := &Device{ResourceID: 1, Name: "PC01", Properties: map[string]any{"Codes": []int64{2}}}
+	times := &Device{ResourceID: 2, Name: "PC02", Properties: map[string]any{"AgentTime": []time.Time{time.Unix(1, 0).UTC()}}}
+	check := func(how string, e *Engine) {
+		t.Helper()
+		for _, want := range []*Device{ints, times} {
+			got, _ := e.Device(want.ResourceID)
+			for name, v := range want.Properties {
+				if fmt.Sprint(got.Properties[name]) != fmt.Sprint(v) {
+					t.Errorf("%s: device %d %s = %v, want %v", how, want.ResourceID, name, got.Properties[name], v)
+				}
+			}
+		}
+	}
+	one := NewEngine(s)
+	for _, d := range []*Device{ints, times} {
+		if _, err := one.PutDevice(d, evalNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("PutDevice", one)
+	loaded := NewEngine(s)
+	res, err := loaded.PutEncodedDevices([][]byte{craft(ints, s), craft(times, s)}, evalNow, nil)
+	if err != nil || res.Errs[0] != nil || res.Errs[1] != nil {
+		t.Fatal(err, res.Errs)
+	}
+	check("PutEncodedDevices", loaded)
 }

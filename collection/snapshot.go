@@ -71,14 +71,22 @@ func (e *Engine) WriteSnapshot(w io.Writer) error {
 	sw.raw([]byte{snapshotVersion})
 	sw.raw(schemaBytes(e.schema))
 
+	// An array's type is that of the table it is in, which an array of
+	// NULLs does not tell.
+	arrType := map[uint32]wql.Type{}
+	for t, m := range e.in.arrs {
+		for _, id := range m {
+			arrType[id] = wql.Type(t)
+		}
+	}
 	sw.uvarint(uint64(len(e.in.vals)))
-	for _, v := range e.in.vals {
+	for id, v := range e.in.vals {
 		if !v.IsArray() {
 			sw.raw([]byte{1})
 			sw.str(v.String())
 			continue
 		}
-		sw.raw([]byte{2, byte(v.Type())})
+		sw.raw([]byte{2, byte(arrType[uint32(id)])})
 		sw.bytes(arrayKey(nil, v.Elems()))
 	}
 	sw.uvarint(uint64(len(e.in.stats)))
@@ -223,11 +231,11 @@ func (e *Engine) restoreValues(r *snapReader) {
 			t := wql.Type(r.byte())
 			key := r.bytes()
 			elems, ok := decodeArrayKey(key, t)
-			if !ok {
+			if !ok || int(t) >= len(e.in.arrs) {
 				r.fail("value %d: a damaged array", id)
 				return
 			}
-			e.in.arrs[string(key)] = uint32(id)
+			e.in.arrs[t][string(key)] = uint32(id)
 			e.in.vals = append(e.in.vals, wql.Interned(wql.Array(elems...), int32(id)))
 		default:
 			r.fail("value %d: unknown kind", id)

@@ -109,7 +109,10 @@ func (l *layout) property(c int, name string) (int, bool) {
 // inline.) The table only grows.
 type interner struct {
 	strs  map[string]uint32
-	arrs  map[string]uint32 // key: the array's inline encoding
+	// arrs holds the interned arrays by element type, each keyed by its
+	// inline encoding (which does not say the type: an Integer 2 and a
+	// DateTime one second after 1970 encode alike).
+	arrs  [wql.Boolean + 1]map[string]uint32
 	vals  []wql.Value
 	stats []internStat // per class property, indexed via layout.statBase
 }
@@ -120,7 +123,11 @@ type internStat struct{ hits, added uint32 }
 
 func newInterner(l *layout) interner {
 	n := l.statBase[len(l.statBase)-1] + len(l.classes[len(l.classes)-1].Properties)
-	return interner{strs: map[string]uint32{}, arrs: map[string]uint32{}, stats: make([]internStat, n)}
+	in := interner{strs: map[string]uint32{}, stats: make([]internStat, n)}
+	for t := range in.arrs {
+		in.arrs[t] = map[string]uint32{}
+	}
+	return in
 }
 
 // lookup returns key's id in m, adding it (with the value mk makes) while the
@@ -216,7 +223,7 @@ func (e *encoder) value(b []byte, p wql.Property, stat int, v wql.Value) []byte 
 	for _, x := range elems {
 		e.arr = e.scalar(e.arr, p.Type, stat, x, false)
 	}
-	id, ok := e.in.lookup(e.in.arrs, stat, string(e.arr), func() wql.Value { return cloneArray(elems) })
+	id, ok := e.in.lookup(e.in.arrs[p.Type], stat, string(e.arr), func() wql.Value { return cloneArray(elems) })
 	if ok {
 		b = append(b, tagIntern)
 		return binary.AppendUvarint(b, uint64(id))

@@ -768,7 +768,7 @@ func (t *transcoder) intern(arr bool, stat int, key string, typ wql.Type) (uint3
 	in := t.in
 	m := in.strs
 	if arr {
-		m = in.arrs
+		m = in.arrs[typ]
 	}
 	if id, ok := m[key]; ok {
 		if t.shared {
