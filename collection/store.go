@@ -108,7 +108,7 @@ func (l *layout) property(c int, name string) (int, bool) {
 // cannot repeat often enough to keep up, and most devices then stored theirs
 // inline.) The table only grows.
 type interner struct {
-	strs  map[string]uint32
+	strs map[string]uint32
 	// arrs holds the interned arrays by element type, each keyed by its
 	// inline encoding (which does not say the type: an Integer 2 and a
 	// DateTime one second after 1970 encode alike).
