@@ -59,9 +59,13 @@ func open(b *testing.B, spec string) delivery.Store {
 
 var epoch = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
-func site(b *testing.B, s delivery.Store) *delivery.Site {
+func site(b *testing.B, s delivery.Store) *delivery.Site { return siteWith(b, s, "") }
+
+// siteWith opens a Site over s keeping its checkpoint at path ("" for
+// none).
+func siteWith(b *testing.B, s delivery.Store, checkpoint string) *delivery.Site {
 	b.Helper()
-	site, err := delivery.Open(context.Background(), s, nil, &delivery.Options{Clock: func() time.Time { return epoch }})
+	site, err := delivery.Open(context.Background(), s, nil, &delivery.Options{Clock: func() time.Time { return epoch }, Checkpoint: checkpoint})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -162,14 +166,18 @@ func intake(b *testing.B, spec string, total, devices, perDevice, perCall int) {
 
 // BenchmarkSiteReopen opens a Site over a store holding
 // CONSIGN_BENCH_DEVICES fleet devices (default 1,000,000) and 100 query
-// collections, and reports the time until it is ready.
+// collections, and reports the time until it is ready: "full" loads the
+// whole store, "checkpoint" reads the checkpoint the Site wrote when it
+// closed (Options.Checkpoint) and the store's other records. The
+// checkpoint's writing (at each Close) is reported as s/checkpoint.
 func BenchmarkSiteReopen(b *testing.B) {
 	n := envInt(b, "CONSIGN_BENCH_DEVICES", 1_000_000)
 	for _, st := range stores(b) {
 		b.Run(st.name, func(b *testing.B) {
 			ctx := context.Background()
 			store := open(b, st.spec)
-			s := site(b, store)
+			ckpt := filepath.Join(b.TempDir(), "site.ckpt")
+			s := siteWith(b, store, ckpt)
 			for i, q := range fleet.Queries(100) {
 				if _, err := s.CreateCollection(ctx, &collection.Collection{Name: fmt.Sprint("Collection ", i),
 					QueryRules: []collection.QueryRule{{RuleName: "rule", Query: q}}}, ""); err != nil {
@@ -188,20 +196,40 @@ func BenchmarkSiteReopen(b *testing.B) {
 				}
 			}
 			want := s.Collections()
-			s.Close()
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
 			if st.name != "memory" { // a persistent store is reopened from disk
 				store.Close()
 				store = open(b, st.spec)
 			}
 			defer store.Close()
-			for b.Loop() {
-				r := site(b, store)
-				if got := r.Collections(); len(got) != len(want) {
-					b.Fatalf("reopened with %d collections, want %d", len(got), len(want))
-				}
-				r.Close()
+			for _, from := range []string{"full", "checkpoint"} {
+				b.Run(from, func(b *testing.B) {
+					path := ""
+					if from == "checkpoint" {
+						path = ckpt
+					}
+					var writing time.Duration
+					for b.Loop() {
+						r := siteWith(b, store, path)
+						if got := r.Collections(); len(got) != len(want) {
+							b.Fatalf("reopened with %d collections, want %d", len(got), len(want))
+						}
+						b.StopTimer()
+						start := time.Now()
+						if err := r.Close(); err != nil {
+							b.Fatal(err)
+						}
+						writing += time.Since(start)
+						b.StartTimer()
+					}
+					b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/open")
+					if path != "" {
+						b.ReportMetric(writing.Seconds()/float64(b.N), "s/checkpoint")
+					}
+				})
 			}
-			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/open")
 		})
 	}
 }
