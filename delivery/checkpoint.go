@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -151,18 +152,19 @@ func (s *Site) current(ctx context.Context, op string) error {
 // writeCheckpoint writes st, which reflects revision rev, as a checkpoint
 // file with the given id.
 func (st *state) writeCheckpoint(f io.Writer, rev int64, id [16]byte) error {
-	var b []byte
-	b = append(b, checkpointMagic...)
-	b = append(b, checkpointVersion)
-	b = binary.AppendUvarint(b, uint64(rev))
-	b = append(b, id[:]...)
-	dev := st.appendDevices(nil)
-	b = binary.AppendUvarint(b, uint64(len(dev)))
-	b = append(b, dev...)
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	dev := st.appendDevices(make([]byte, 0, 64*len(st.facts)+4096))
+	var head []byte
+	head = append(head, checkpointMagic...)
+	head = append(head, checkpointVersion)
+	head = binary.AppendUvarint(head, uint64(rev))
+	head = append(head, id[:]...)
+	head = binary.AppendUvarint(head, uint64(len(dev)))
+	sum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, dev)
 	bw := bufio.NewWriterSize(f, 1<<20)
-	if _, err := bw.Write(b); err != nil {
-		return err
+	for _, b := range [][]byte{head, dev, binary.LittleEndian.AppendUint32(nil, sum)} {
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
 	}
 	if err := st.engine.WriteSnapshot(bw); err != nil {
 		return err
@@ -173,60 +175,62 @@ func (st *state) writeCheckpoint(f io.Writer, rev int64, id [16]byte) error {
 // appendDevices appends the checkpoint's devices section: the string
 // table, each device's revision and facts, the collections' revisions.
 func (st *state) appendDevices(out []byte) []byte {
+	type device struct {
+		rev int64
+		rid uint32
+	}
+	devs := make([]device, 0, len(st.facts))
 	names := map[string]uint64{}
 	var table []string
-	str := func(s string) uint64 {
-		i, ok := names[s]
-		if !ok {
-			i = uint64(len(table))
-			names[s] = i
-			table = append(table, s)
+	for rid, f := range st.facts {
+		devs = append(devs, device{st.devRevs[rid], rid})
+		for _, s := range [...]string{f.os.Name, f.os.Platform, f.loc.String(), f.client.ADSite} {
+			if _, ok := names[s]; !ok {
+				names[s] = uint64(len(table))
+				table = append(table, s)
+			}
 		}
-		return i
 	}
-	rids := make([]uint32, 0, len(st.facts))
-	for rid := range st.facts {
-		rids = append(rids, rid)
-	}
-	slices.Sort(rids)
-	var dev []byte
-	for _, rid := range rids {
-		f := st.facts[rid]
-		dev = binary.AppendUvarint(dev, uint64(rid))
-		dev = binary.AppendUvarint(dev, uint64(st.revs[rkey{kindDevice, deviceKey(rid)}]))
-		dev = binary.AppendUvarint(dev, str(f.os.Name))
-		dev = binary.AppendUvarint(dev, str(f.os.Platform))
-		for _, v := range [...]uint32{f.os.Version.Major, f.os.Version.Minor, f.os.Version.Build, f.os.Version.Revision} {
-			dev = binary.AppendUvarint(dev, uint64(v))
-		}
-		dev = binary.AppendUvarint(dev, str(f.loc.String()))
-		dev = binary.AppendUvarint(dev, str(f.client.ADSite))
-		var flags byte
-		if f.server {
-			flags |= 1
-		}
-		dev = append(dev, flags)
-		dev = binary.AppendUvarint(dev, uint64(len(f.client.Addresses)))
-		for _, a := range f.client.Addresses {
-			dev = appendBinary(dev, a)
-		}
-		dev = binary.AppendUvarint(dev, uint64(len(f.client.Subnets)))
-		for _, p := range f.client.Subnets {
-			dev = appendBinary(dev, p)
-		}
-		dev = appendString(dev, f.uid)
-	}
+	// In the order a load applies them (that of the feed), so that of two
+	// devices claiming one SMSUniqueIdentifier the same one has it.
+	slices.SortFunc(devs, func(a, b device) int { return cmp.Or(cmp.Compare(a.rev, b.rev), cmp.Compare(a.rid, b.rid)) })
 	out = binary.AppendUvarint(out, uint64(len(table)))
 	for _, s := range table {
 		out = appendString(out, s)
 	}
-	out = binary.AppendUvarint(out, uint64(len(rids)))
-	out = append(out, dev...)
+	out = binary.AppendUvarint(out, uint64(len(devs)))
+	for _, d := range devs {
+		f := st.facts[d.rid]
+		out = binary.AppendUvarint(out, uint64(d.rid))
+		out = binary.AppendUvarint(out, uint64(d.rev))
+		out = binary.AppendUvarint(out, names[f.os.Name])
+		out = binary.AppendUvarint(out, names[f.os.Platform])
+		for _, v := range [...]uint32{f.os.Version.Major, f.os.Version.Minor, f.os.Version.Build, f.os.Version.Revision} {
+			out = binary.AppendUvarint(out, uint64(v))
+		}
+		out = binary.AppendUvarint(out, names[f.loc.String()])
+		out = binary.AppendUvarint(out, names[f.client.ADSite])
+		var flags byte
+		if f.server {
+			flags |= 1
+		}
+		out = append(out, flags)
+		out = binary.AppendUvarint(out, uint64(len(f.client.Addresses)))
+		for _, a := range f.client.Addresses {
+			out = appendBinary(out, a)
+		}
+		out = binary.AppendUvarint(out, uint64(len(f.client.Subnets)))
+		for _, p := range f.client.Subnets {
+			out = appendBinary(out, p)
+		}
+		out = appendString(out, f.uid)
+	}
 	cols := st.engine.Collections()
 	out = binary.AppendUvarint(out, uint64(len(cols)))
 	for _, c := range cols {
 		out = appendString(out, string(c.ID))
-		out = binary.AppendUvarint(out, uint64(st.revs[rkey{kindCollection, string(c.ID)}]))
+		rev, _ := st.revision(kindCollection, string(c.ID))
+		out = binary.AppendUvarint(out, uint64(rev))
 	}
 	return out
 }
@@ -320,13 +324,39 @@ func (s *Site) restoreCheckpoint(ctx context.Context, path string) (used bool, e
 			return false, fmt.Errorf("damaged: device %d is not in the engine", rid)
 		}
 	}
-	if err := s.loadListed(ctx, colRevs); err != nil {
+	// Devices first, as a full load applies them: the changes after the
+	// checkpoint's revision, up to the last one the feed has now.
+	now := s.opts.Clock()
+	rest, last, err := s.follow(ctx, rev, now, false)
+	if err != nil {
 		return false, err
 	}
-	st.rev = rev
+	var dropped []Change // collections deleted since
+	for _, c := range rest {
+		switch {
+		case c.Record.Kind == kindDevice:
+			s.applyChange(c, now)
+		case c.Record.Kind == kindCollection && c.Deleted:
+			dropped = append(dropped, c)
+		}
+	}
+	newest, err := s.loadListed(ctx, colRevs, dropped, now)
+	if err != nil {
+		return false, err
+	}
+	if newest > last {
+		// Written while it was being read: the records listed may need
+		// devices this Site has not read.
+		return false, errStoreMoved
+	}
+	st.rev = last
 	s.lastCheckpoint = key
 	return true, nil
 }
+
+// errStoreMoved says the store took writes while a checkpoint was being
+// completed from it; Open tries again.
+var errStoreMoved = errors.New("the store changed while it was read")
 
 // restoreDevices reads the checkpoint's devices and collection revisions.
 // It touches nothing of the engine, which is being restored meanwhile.
@@ -346,7 +376,7 @@ func (st *state) restoreDevices(r *recordReader) (map[consign.ObjectID]int64, er
 	n := r.count(12)
 	st.facts = make(map[uint32]deviceFacts, n)
 	st.byUID = make(map[string]uint32, n)
-	st.revs = make(map[rkey]int64, n+1024)
+	st.devRevs = make(map[uint32]int64, n)
 	st.compliance.Grow(n, 0)
 	locs := map[string]*time.Location{}
 	for range n {
@@ -390,7 +420,7 @@ func (st *state) restoreDevices(r *recordReader) (map[consign.ObjectID]int64, er
 		if f.uid != "" {
 			st.byUID[f.uid] = rid
 		}
-		st.revs[rkey{kindDevice, deviceKey(rid)}] = rev
+		st.devRevs[rid] = rev
 	}
 	colRevs := map[consign.ObjectID]int64{}
 	for range r.count(2) {
@@ -414,24 +444,27 @@ func unmarshal(r *recordReader, v interface{ UnmarshalBinary([]byte) error }) {
 }
 
 // loadListed applies every stored record but the devices, read kind by
-// kind, in the order a load applies them. Collections the checkpoint's
-// engine already holds at the same revision are taken as they are (with
-// their memberships); the others are put and evaluated.
-func (s *Site) loadListed(ctx context.Context, colRevs map[consign.ObjectID]int64) error {
-	now := s.opts.Clock()
+// kind, in the order a load applies them, and returns the highest revision
+// it read. Memory holds nothing but the devices and the engine's
+// collections yet, so the listed records make the rest of it. Collections
+// the engine holds at the same revision are taken as they are (with their
+// memberships); the others are put and evaluated; then those deleted since
+// the checkpoint (dropped, in feed order) are removed.
+func (s *Site) loadListed(ctx context.Context, colRevs map[consign.ObjectID]int64, dropped []Change, now time.Time) (newest int64, err error) {
 	for _, kinds := range kindOrder {
 		for _, kind := range kinds {
 			if kind == kindDevice {
 				continue
 			}
-			var pending []Change
+			var listed []Change
 			for after := ""; ; {
 				recs, next, err := s.store.List(ctx, kind, Query{After: after, Limit: 10000})
 				if err != nil {
-					return err
+					return 0, storeErr("load", err)
 				}
 				for _, rec := range recs {
-					pending = append(pending, Change{Record: rec})
+					newest = max(newest, rec.Revision)
+					listed = append(listed, Change{Record: rec})
 				}
 				if next == "" {
 					break
@@ -439,29 +472,31 @@ func (s *Site) loadListed(ctx context.Context, colRevs map[consign.ObjectID]int6
 				after = next
 			}
 			if kind != kindCollection {
-				for _, c := range pending {
+				for _, c := range listed {
 					s.applyChange(c, now)
 				}
 				continue
 			}
 			var changed []Change
-			for _, c := range pending {
+			for _, c := range listed {
+				s.st.track(c)
 				if rev, ok := colRevs[consign.ObjectID(c.Record.Key)]; ok && rev == c.Record.Revision {
-					s.st.track(c)
 					if err := s.st.adoptCollection(c); err != nil {
 						s.logFailure(c, err)
 					}
 					continue
 				}
-				s.st.track(c)
 				changed = append(changed, c)
 			}
 			if len(changed) > 0 {
 				s.applyCollections(changed, now, false)
 			}
+			for _, c := range dropped {
+				s.applyChange(c, now)
+			}
 		}
 	}
-	return nil
+	return newest, nil
 }
 
 // adoptCollection does what applying a stored collection does beside the

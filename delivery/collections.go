@@ -189,7 +189,7 @@ func (s *Site) LinkCollection(ctx context.Context, parent, child consign.ObjectI
 // UnlinkCollection removes the link between parent and child.
 func (s *Site) UnlinkCollection(ctx context.Context, parent, child consign.ObjectID) error {
 	return s.commit(ctx, "UnlinkCollection", func(t *tx) error {
-		if _, ok := t.st.revs[rkey{kindLink, linkKey(parent, child)}]; !ok {
+		if _, ok := t.st.revision(kindLink, linkKey(parent, child)); !ok {
 			return notFound("UnlinkCollection", linkKey(parent, child))
 		}
 		t.del(kindLink, linkKey(parent, child))

@@ -67,16 +67,21 @@ func Open(ctx context.Context, store Store, transport Transport, opts *Options) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	from := "store"
-	if o.Checkpoint != "" {
+	for attempt := 1; o.Checkpoint != ""; attempt++ {
 		used, err := s.restoreCheckpoint(ctx, o.Checkpoint)
-		switch {
-		case err != nil && ctx.Err() != nil:
+		if err == nil {
+			if used {
+				from = "checkpoint"
+			}
+			break
+		}
+		s.st, s.lastCheckpoint = newState(o), ""
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		case err != nil:
+		}
+		if !errors.Is(err, errStoreMoved) || attempt == 3 {
 			s.opts.Logger.Warn("checkpoint not used; loading the whole store", "path", o.Checkpoint, "err", err)
-			s.st, s.lastCheckpoint = newState(o), ""
-		case used:
-			from = "checkpoint"
+			break
 		}
 	}
 	if err := s.catchUpLocked(ctx); err != nil {
@@ -135,26 +140,55 @@ func (s *Site) SiteCode() consign.SiteCode { return s.opts.SiteCode }
 // writes, which is not the order objects depend on each other (a collection
 // updated after the collection limited to it comes later in the feed; so
 // does an advertisement updated after its devices reported status). So the
-// changes are applied by kind in dependency order (devices as they are
-// read, the rest once read in full), and collections — which depend on
+// changes are applied by kind in dependency order (device puts as they are
+// read, see follow; the rest once read in full), and collections — which depend on
 // each other through limits — in as many passes as their limits need. The
 // Site's revision moves only once the whole batch is applied, so a failed
 // read is simply tried again later (applying a device again is harmless).
 func (s *Site) catchUpLocked(ctx context.Context) error {
-	const page = 10000
 	now := s.opts.Clock()
 	// Loading from nothing, no membership is followed yet (advertisements
 	// and deployments come later in the feed): devices and collections
 	// load without building membership deltas.
 	first := s.st.rev == 0
-	// Device puts depend on nothing applied after them, and everything
-	// that depends on devices comes later by kind: they are applied page by
-	// page as they are read, many at a time, so that a site of a million
-	// devices never holds all their records at once. The rest is kept and
-	// applied by kind after the last page.
-	var rest []Change
-	last := s.st.rev
-	// The next page is read while this one is applied.
+	rest, last, err := s.follow(ctx, s.st.rev, now, first)
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(rest, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
+	// Collection puts are applied in runs, many at a time.
+	var collections []Change
+	for _, c := range rest {
+		if c.Record.Kind == kindCollection {
+			s.st.track(c)
+			collections = append(collections, c)
+			continue
+		}
+		if len(collections) > 0 {
+			s.applyCollections(collections, now, first)
+			collections = nil
+		}
+		s.applyChange(c, now)
+	}
+	if len(collections) > 0 {
+		s.applyCollections(collections, now, first)
+	}
+	s.st.rev = last
+	s.stale = false
+	return nil
+}
+
+// follow reads the change feed after revision after, applying device puts
+// page by page as they are read (the next page is read meanwhile), and
+// returns the other changes in feed order and the last revision read.
+//
+// Device puts depend on nothing applied after them, and everything that
+// depends on devices comes later by kind: so a site of a million devices
+// never holds all their records at once. Changes memory already reflects
+// (state.applied) are skipped.
+func (s *Site) follow(ctx context.Context, after int64, now time.Time, first bool) (rest []Change, last int64, err error) {
+	const page = 10000
+	last = after
 	type result struct {
 		changes []Change
 		err     error
@@ -180,7 +214,7 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 	for r := range pages {
 		changes, err := r.changes, r.err
 		if err != nil {
-			return storeErr("load", err)
+			return nil, 0, storeErr("load", err)
 		}
 		var devices []Change
 		for _, c := range changes {
@@ -201,27 +235,7 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 			last = changes[len(changes)-1].Record.Revision
 		}
 	}
-	slices.SortStableFunc(rest, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
-	// Collection puts are applied in runs, many at a time.
-	var collections []Change
-	for _, c := range rest {
-		if c.Record.Kind == kindCollection {
-			s.st.track(c)
-			collections = append(collections, c)
-			continue
-		}
-		if len(collections) > 0 {
-			s.applyCollections(collections, now, first)
-			collections = nil
-		}
-		s.applyChange(c, now)
-	}
-	if len(collections) > 0 {
-		s.applyCollections(collections, now, first)
-	}
-	s.st.rev = last
-	s.stale = false
-	return nil
+	return rest, last, nil
 }
 
 // applyChange applies one stored change to memory. A record that cannot be

@@ -105,7 +105,10 @@ type adState struct {
 type state struct {
 	opts Options
 	rev  int64
-	revs map[rkey]int64
+	// revs holds the revision of each record the Site knows, but for
+	// devices' (a million, say), which devRevs holds by ResourceID.
+	revs    map[rkey]int64
+	devRevs map[uint32]int64
 
 	counter  uint32
 	packages map[consign.ObjectID]*pkg.Package
@@ -173,6 +176,7 @@ func newState(o Options) *state {
 	st := &state{
 		opts:           o,
 		revs:           make(map[rkey]int64),
+		devRevs:        make(map[uint32]int64),
 		packages:       make(map[consign.ObjectID]*pkg.Package),
 		pkgInfo:        make(map[consign.ObjectID]*PackageInfo),
 		programs:       make(map[pkg.ProgramRef]*pkg.Program),
@@ -229,6 +233,14 @@ func (st *state) drainNotify() []uint32 {
 // track notes the revision of a stored change's record: what a later write
 // of it expects.
 func (st *state) track(c Change) {
+	if id, ok := deviceID(c.Record.Kind, c.Record.Key); ok {
+		if c.Deleted {
+			delete(st.devRevs, id)
+		} else {
+			st.devRevs[id] = c.Record.Revision
+		}
+		return
+	}
 	k := rkey{c.Record.Kind, c.Record.Key}
 	if c.Deleted {
 		delete(st.revs, k)
@@ -237,11 +249,32 @@ func (st *state) track(c Change) {
 	}
 }
 
+// revision returns the revision of the record kind/key the Site last saw,
+// and whether it knows the record.
+func (st *state) revision(kind, key string) (int64, bool) {
+	if id, ok := deviceID(kind, key); ok {
+		rev, ok := st.devRevs[id]
+		return rev, ok
+	}
+	rev, ok := st.revs[rkey{kind, key}]
+	return rev, ok
+}
+
+// deviceID returns the ResourceID of a device record's key, when kind/key
+// is one in the form deviceKey writes.
+func deviceID(kind, key string) (uint32, bool) {
+	if kind != kindDevice || len(key) != 10 {
+		return 0, false
+	}
+	id, err := parseDeviceKey(key)
+	return id, err == nil
+}
+
 // applied reports whether memory already reflects change c: the record at
 // that very revision was applied (loaded from a checkpoint and then met in
 // the change feed, say).
 func (st *state) applied(c Change) bool {
-	rev, ok := st.revs[rkey{c.Record.Kind, c.Record.Key}]
+	rev, ok := st.revision(c.Record.Kind, c.Record.Key)
 	return ok && !c.Deleted && rev == c.Record.Revision
 }
 

@@ -35,7 +35,8 @@ type tx struct {
 }
 
 func (t *tx) expect(kind, key string) int64 {
-	return t.st.revs[rkey{kind, key}] // 0 when absent: "must not exist"
+	rev, _ := t.st.revision(kind, key) // 0 when absent: "must not exist"
+	return rev
 }
 
 // grow makes room for n more writes, for plans that know their size.
@@ -82,7 +83,7 @@ func (t *tx) puts(kind, key string) bool {
 
 // del deletes the record kind/key if the Site knows it.
 func (t *tx) del(kind, key string) {
-	if _, ok := t.st.revs[rkey{kind, key}]; !ok {
+	if _, ok := t.st.revision(kind, key); !ok {
 		if i, ok := t.index[rkey{kind, key}]; ok {
 			// Created earlier in this plan: drop the creation.
 			t.writes[i] = Write{Op: Delete, Record: Record{Kind: kind, Key: key}, Expect: AnyRevision}
