@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +32,9 @@ type Reopener func(t *testing.T) delivery.Store
 //     tombstone is there, and the next write gets a higher revision.
 //   - SiteReopen: a Site opened over the reopened store equals the Site
 //     that wrote the records (policy, summaries, compliance, …); and again
-//     with 3,000 devices, their memberships, status and scans.
+//     with 3,000 devices, their memberships, status and scans; and again
+//     opened from a checkpoint (Options.Checkpoint) taken before half of
+//     the writes, which equals a Site that loads the whole store.
 //   - Interrupted: an Apply or PutBatch cancelled while it runs either
 //     commits whole or leaves nothing.
 //   - TwoHandles: two Sites over two handles create objects concurrently,
@@ -44,7 +49,8 @@ func RunPersistent(t *testing.T, open func(t *testing.T) (delivery.Store, Reopen
 	Run(t, func(t *testing.T) delivery.Store { s, _ := open(t); return s })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, open) })
 	t.Run("SiteReopen", func(t *testing.T) { testSiteReopenAfterClose(t, open) })
-	t.Run("SiteReopenThousands", func(t *testing.T) { testSiteReopenThousands(t, open) })
+	t.Run("SiteReopenThousands", func(t *testing.T) { testSiteReopenThousands(t, open, false) })
+	t.Run("SiteReopenCheckpoint", func(t *testing.T) { testSiteReopenThousands(t, open, true) })
 	t.Run("Interrupted", func(t *testing.T) { testInterrupted(t, open) })
 	t.Run("TwoHandles", func(t *testing.T) {
 		s, reopen := open(t)
@@ -249,10 +255,21 @@ func testHighVolume(t *testing.T, open func(t *testing.T) (delivery.Store, Reope
 // collections, an advertisement to one of them with status from 1,000
 // devices, and scans for a deployment; after closing and reopening the
 // store, a new Site shows the same memberships, policies and summaries.
-func testSiteReopenThousands(t *testing.T, open func(t *testing.T) (delivery.Store, Reopener)) {
+//
+// With checkpoint, the first Site keeps a checkpoint, written once the
+// devices and collections are in; then a tenth of the devices move to
+// another collection, ten are deleted, a collection is changed and one
+// deleted, before the advertisement, status and scans. The Site opened
+// from that checkpoint equals both the first Site and one that loads the
+// whole store.
+func testSiteReopenThousands(t *testing.T, open func(t *testing.T) (delivery.Store, Reopener), checkpoint bool) {
 	ctx := context.Background()
 	s, reopen := open(t)
-	first := openSite(t, s)
+	path := ""
+	if checkpoint {
+		path = filepath.Join(t.TempDir(), "site.checkpoint")
+	}
+	first := openSiteWith(t, s, path)
 	const n = 3000
 	var ds []*collection.Device
 	for i := uint32(1); i <= n; i++ {
@@ -275,6 +292,37 @@ func testSiteReopenThousands(t *testing.T, open func(t *testing.T) (delivery.Sto
 			t.Fatalf("CreateCollection: %v", err)
 		}
 		cols = append(cols, c.ID)
+	}
+	if checkpoint {
+		if err := first.Checkpoint(ctx); err != nil {
+			t.Fatalf("Checkpoint: %v", err)
+		}
+		var moved []*collection.Device
+		for i := uint32(1); i <= n; i += 10 { // to Windows 7, and so to cols[0]
+			d := *ds[i-1]
+			d.OperatingSystemNameandVersion = "Microsoft Windows NT Workstation 6.1"
+			moved = append(moved, &d)
+		}
+		if err := first.PutDevices(ctx, moved...); err != nil {
+			t.Fatalf("PutDevices: %v", err)
+		}
+		for i := uint32(n - 19); i <= n-10; i++ {
+			if err := first.DeleteDevice(ctx, i); err != nil {
+				t.Fatalf("DeleteDevice: %v", err)
+			}
+		}
+		c, err := first.Collection(cols[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.QueryRules[0].Query = `select * from SMS_R_System where SystemOUName = "CONTOSO.COM/HR"`
+		if err := first.UpdateCollection(ctx, c); err != nil {
+			t.Fatalf("UpdateCollection: %v", err)
+		}
+		if err := first.DeleteCollection(ctx, cols[3]); err != nil {
+			t.Fatalf("DeleteCollection: %v", err)
+		}
+		cols = cols[:3]
 	}
 	prog := pkg.NewProgram("", "Install", `\\FS01\apps\setup.exe /s`)
 	prog.Logon, prog.RunMode = pkg.EitherLogon, pkg.RunWithAdminRights
@@ -314,12 +362,30 @@ func testSiteReopenThousands(t *testing.T, open func(t *testing.T) (delivery.Sto
 		return snap
 	}
 	want := snapshot(first)
-	if sum := want["summary"].(delivery.Summary); sum.Targeted != n/3 || sum.Counts.Succeeded+sum.Counts.Failed+sum.Counts.Running != n/3 || sum.Counts.Failed == 0 {
-		t.Fatalf("the site before closing: %+v; want %d targeted and reported: succeeded, failed or running", sum, n/3)
+	if sum := want["summary"].(delivery.Summary); sum.Targeted != len(members) || sum.Counts.Succeeded+sum.Counts.Failed+sum.Counts.Running != len(members) || sum.Counts.Failed == 0 {
+		t.Fatalf("the site before closing: %+v; want %d targeted and reported: succeeded, failed or running", sum, len(members))
 	}
-	if err := first.Close(); err != nil {
-		t.Fatal(err)
+	if !checkpoint {
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		closeStore(t, s)
+		compareSnapshots(t, "for 3,000 devices after the store was closed and reopened", want, snapshot(openSite(t, reopen(t))))
+		return
 	}
+	// The Site is abandoned, not closed (which would write a newer
+	// checkpoint): the one on disk is older than half the writes.
 	closeStore(t, s)
-	compareSnapshots(t, "for 3,000 devices after the store was closed and reopened", want, snapshot(openSite(t, reopen(t))))
+	again := reopen(t)
+	var log bytes.Buffer
+	restored, err := delivery.Open(ctx, again, nil, &delivery.Options{SiteCode: "TST", Clock: func() time.Time { return siteEpoch },
+		Checkpoint: path, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatalf("delivery.Open: %v", err)
+	}
+	if !strings.Contains(log.String(), "from=checkpoint") {
+		t.Errorf("the Site did not open from its checkpoint:\n%s", log.String())
+	}
+	compareSnapshots(t, "for 3,000 devices opened from a checkpoint older than half the writes", want, snapshot(restored))
+	compareSnapshots(t, "for 3,000 devices, from a checkpoint and from the whole store", snapshot(openSite(t, again)), snapshot(openSiteWith(t, again, path)))
 }

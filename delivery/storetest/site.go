@@ -33,7 +33,14 @@ var siteEpoch = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 func openSite(t *testing.T, s delivery.Store) *delivery.Site {
 	t.Helper()
-	site, err := delivery.Open(context.Background(), s, nil, &delivery.Options{SiteCode: "TST", Clock: func() time.Time { return siteEpoch }})
+	return openSiteWith(t, s, "")
+}
+
+// openSiteWith opens a Site over s that keeps its checkpoint at path ("":
+// none).
+func openSiteWith(t *testing.T, s delivery.Store, checkpoint string) *delivery.Site {
+	t.Helper()
+	site, err := delivery.Open(context.Background(), s, nil, &delivery.Options{SiteCode: "TST", Clock: func() time.Time { return siteEpoch }, Checkpoint: checkpoint})
 	if err != nil {
 		t.Fatalf("delivery.Open: %v", err)
 	}
