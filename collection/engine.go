@@ -545,6 +545,32 @@ func (e *Engine) Evaluate(id consign.ObjectID, now time.Time) (Delta, error) {
 	return e.run(now, e.dependents(x), nil, nil, true), nil
 }
 
+// EvaluateTimeDependent runs in full at now every collection with a rule
+// whose query reads the time (GETDATE()), with the collections limited to
+// them: what evaluating everything at now would change, since no other
+// membership depends on when it is evaluated. An Engine restored from a
+// snapshot calls it to stand where one loaded at now would.
+func (e *Engine) EvaluateTimeDependent(now time.Time) Delta {
+	in := map[*entry]bool{}
+	var full []*entry
+	for _, x := range e.order {
+		if !slices.ContainsFunc(x.rules, func(r rule) bool { return r.q.UsesNow() }) {
+			continue
+		}
+		for _, y := range e.dependents(x) {
+			if !in[y] {
+				in[y] = true
+				full = append(full, y)
+			}
+		}
+	}
+	if len(full) == 0 {
+		return Delta{}
+	}
+	slices.SortFunc(full, func(a, b *entry) int { return cmp.Compare(a.pos, b.pos) })
+	return e.run(now, full, nil, nil, true)
+}
+
 // EvaluateAll runs every collection in full over every device at now, in
 // limiting order.
 func (e *Engine) EvaluateAll(now time.Time) Delta {

@@ -292,6 +292,29 @@ func TestGetDate(t *testing.T) {
 	}
 }
 
+// EvaluateTimeDependent at a later time moves exactly what EvaluateAll at
+// that time moves: the collections reading GETDATE() (and those limited to
+// them), and no other.
+func TestEvaluateTimeDependent(t *testing.T) {
+	later := evalNow.AddDate(0, 0, 28)
+	all, timed := newFleetEngine(t), newFleetEngine(t)
+	for _, e := range []*Engine{all, timed} {
+		c := NewCollection("CEN00020", "limited to the time", evalNow)
+		c.QueryRules = []QueryRule{{RuleName: "r", Query: "select * from SMS_R_System", LimitToCollectionID: "CEN00009"}}
+		if _, err := e.PutCollection(c, evalNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := all.EvaluateAll(later)
+	got := timed.EvaluateTimeDependent(later)
+	if len(want.Changes) == 0 || !slices.Equal(got.Changes, want.Changes) {
+		t.Errorf("EvaluateTimeDependent: %v\nEvaluateAll:           %v", got.Changes, want.Changes)
+	}
+	if d := timed.EvaluateAll(later); len(d.Changes) != 0 {
+		t.Errorf("EvaluateAll after EvaluateTimeDependent at the same time changed %v", d.Changes)
+	}
+}
+
 // TestDeviceRoundTrip checks that the compact form keeps everything a
 // canonical device holds.
 func TestDeviceRoundTrip(t *testing.T) {
