@@ -32,8 +32,10 @@ import (
 // Options.Checkpoint reads it back instead of transcoding every device and
 // evaluating every collection over them, then reads the other records from
 // the store and follows the change feed from that revision, so the Site
-// ends exactly as a full load would leave it. A checkpoint is only a cache:
-// the store stays the truth.
+// ends as a full load would leave it (collections whose queries read the
+// time are evaluated again, at the time of the Open, as a full load
+// evaluates every collection). A checkpoint is only a cache: the store
+// stays the truth.
 //
 // The file names a record of kind "checkpoint" that the Site writes to the
 // store when it writes the file, keyed by the file's random ID and holding
@@ -44,15 +46,15 @@ import (
 //	magic     "consign checkpoint\x00" and a version byte
 //	revision  uvarint: the store revision the checkpoint reflects
 //	id        16 bytes: the key of its checkpoint record (in hex)
-//	devices   uvarint length of what follows up to the engine, then:
+//	devices   uvarint length of what follows up to the crc, then:
 //	strings   uvarint count and strings: the table the devices' names,
 //	          platforms, time zones and AD sites are indexes into
 //	devices   uvarint count, each: uvarint ResourceID, uvarint record
 //	          revision, uvarint OS name, uvarint platform (string table),
 //	          4 uvarints OS version, uvarint time zone, uvarint AD site
 //	          (string table), byte flags (1: server), uvarint addresses
-//	          each a length and netip.Addr's binary form, uvarint subnets
-//	          each a length and netip.Prefix's binary form, string
+//	          each a string of netip.Addr's binary form, uvarint subnets
+//	          each a string of netip.Prefix's binary form, string
 //	          SMSUniqueIdentifier
 //	collections uvarint count, each: string ID, uvarint record revision
 //	crc       CRC-32C (Castagnoli) of everything before, 4 bytes
@@ -77,9 +79,12 @@ type checkpointRecord struct {
 // Checkpoint writes a checkpoint of the Site to Options.Checkpoint (see
 // Options.Checkpoint), replacing the one there. Close writes one too. The
 // file is written beside its final name, synced, then recorded in the
-// store and renamed into place, so a crash leaves the old checkpoint or
-// the new one, and never a file the store does not vouch for. Writes wait
-// while the file is written; reads go on.
+// store (replacing the old file's record) and renamed into place, so a
+// crash leaves either a checkpoint the store vouches for or one it does
+// not (the old file, its record replaced), which the next Open ignores.
+// Writes wait while the file is written; reads go on. The Site reads the
+// file in place while it runs: replace it only by renaming, never by
+// rewriting it.
 func (s *Site) Checkpoint(ctx context.Context) error {
 	const op = "Checkpoint"
 	path := s.opts.Checkpoint
@@ -235,12 +240,12 @@ func (st *state) appendDevices(out []byte) []byte {
 	return out
 }
 
+// appendBinary appends v's binary form (netip's) as a string: an address
+// with a zone can be of any length.
 func appendBinary[T interface{ AppendBinary([]byte) ([]byte, error) }](b []byte, v T) []byte {
-	start := len(b)
-	b = append(b, 0) // the length, one byte: an address or prefix is at most 18
-	b, _ = v.AppendBinary(b)
-	b[start] = byte(len(b) - start - 1)
-	return b
+	var buf [32]byte
+	form, _ := v.AppendBinary(buf[:0])
+	return appendString(b, string(form))
 }
 
 // restoreCheckpoint loads st from the checkpoint file at path, when it
@@ -435,7 +440,7 @@ func (st *state) restoreDevices(r *recordReader) (map[consign.ObjectID]int64, er
 
 // unmarshal reads a value appendBinary wrote.
 func unmarshal(r *recordReader, v interface{ UnmarshalBinary([]byte) error }) {
-	b := r.take(int(r.byte()))
+	b := r.bytes(r.count(1))
 	if r.err == nil {
 		if err := v.UnmarshalBinary(b); err != nil {
 			r.fail(err)
@@ -494,6 +499,9 @@ func (s *Site) loadListed(ctx context.Context, colRevs map[consign.ObjectID]int6
 			for _, c := range dropped {
 				s.applyChange(c, now)
 			}
+			// A load evaluates every collection now; only those reading
+			// the time can come out otherwise than the checkpoint has them.
+			s.st.membership(s.st.engine.EvaluateTimeDependent(now))
 		}
 	}
 	return newest, nil
