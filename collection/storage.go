@@ -53,21 +53,39 @@ const (
 // is decoded again and checked with Validate, so that nothing is stored that
 // DecodeDevice or Engine.PutEncodedDevices could not load.
 func EncodeDevice(d *Device, s *wql.Schema) ([]byte, error) {
-	e := storageEncoder{s: s, b: make([]byte, 0, 512)}
+	return encodeDevice(d, newLayout(s))
+}
+
+// EncodeDevice is EncodeDevice over the Engine's schema, reusing what the
+// Engine knows of it: a caller storing many devices (a site's PutDevices)
+// spares the schema's layout being built for each. It only reads the
+// Engine.
+func (e *Engine) EncodeDevice(d *Device) ([]byte, error) { return encodeDevice(d, e.lay) }
+
+// ValidateDevice is d.Validate over the Engine's schema, as EncodeDevice
+// is the package's EncodeDevice. It only reads the Engine.
+func (e *Engine) ValidateDevice(d *Device) error {
+	_, err := e.lay.rows(d)
+	return err
+}
+
+func encodeDevice(d *Device, l *layout) ([]byte, error) {
+	e := storageEncoder{l: l, s: l.schema, b: make([]byte, 0, 512)}
 	if err := e.device(d); err != nil {
 		return nil, err
 	}
-	back, err := DecodeDevice(e.b, s)
+	back, err := DecodeDevice(e.b, l.schema)
 	if err != nil {
 		return nil, err
 	}
-	if err := back.Validate(s); err != nil {
+	if _, err := l.rows(back); err != nil {
 		return nil, fmt.Errorf("device %d does not survive storage: %w", d.ResourceID, err)
 	}
 	return e.b, nil
 }
 
 type storageEncoder struct {
+	l *layout // names are looked up in the schema's spelling first
 	s *wql.Schema
 	b []byte
 }
@@ -102,10 +120,10 @@ func (e *storageEncoder) device(d *Device) error {
 		e.list(l)
 	}
 	var p consign.Problems
-	e.row(&p, 0, d.Properties, "Device.Properties")
+	e.row(&p, 0, d.Properties, func() string { return "Device.Properties" })
 	e.b = binary.AppendUvarint(e.b, uint64(len(d.Inventory)))
 	for _, class := range slices.Sorted(maps.Keys(d.Inventory)) {
-		ci, ok := e.s.ClassIndex(class)
+		ci, ok := e.l.class(class)
 		if !ok || ci == 0 {
 			p.Add(fmt.Sprintf("Device.Inventory[%q]", class), "must name an inventory class of the schema")
 			continue
@@ -114,25 +132,26 @@ func (e *storageEncoder) device(d *Device) error {
 		rows := d.Inventory[class]
 		e.b = binary.AppendUvarint(e.b, uint64(len(rows)))
 		for i, row := range rows {
-			e.row(&p, ci, row, fmt.Sprintf("Device.Inventory[%q][%d]", class, i))
+			e.row(&p, ci, row, func() string { return fmt.Sprintf("Device.Inventory[%q][%d]", class, i) })
 		}
 	}
 	return p.Err()
 }
 
-// row encodes name → value pairs of class, sorted by name.
-func (e *storageEncoder) row(p *consign.Problems, class int, row map[string]any, field string) {
+// row encodes name → value pairs of class, sorted by name; field names the
+// row in problems (made only for one).
+func (e *storageEncoder) row(p *consign.Problems, class int, row map[string]any, field func() string) {
 	e.b = binary.AppendUvarint(e.b, uint64(len(row)))
 	for _, name := range slices.Sorted(maps.Keys(row)) {
-		pi, ok := e.s.PropertyIndex(class, name)
+		pi, ok := e.l.property(class, name)
 		if !ok {
-			p.Add(fmt.Sprintf("%s[%q]", field, name), "must be a property of "+e.s.Class(class).Name+" in the schema")
+			p.Add(fmt.Sprintf("%s[%q]", field(), name), "must be a property of "+e.s.Class(class).Name+" in the schema")
 			continue
 		}
 		prop := e.s.Class(class).Properties[pi]
 		v, err := wql.ValueOf(row[name], prop.Type, prop.Array)
 		if err != nil {
-			p.AddValue(fmt.Sprintf("%s[%q]", field, name), row[name], "must be a "+typeName(prop))
+			p.AddValue(fmt.Sprintf("%s[%q]", field(), name), row[name], "must be a "+typeName(prop))
 			continue
 		}
 		e.str(name)
@@ -315,7 +334,7 @@ func DecodeDevice(data []byte, s *wql.Schema) (*Device, error) {
 	r := storageReader{b: data}
 	d := &Device{}
 	r.header(d)
-	if props := r.row(s, 0, "Device.Properties"); len(props) > 0 {
+	if props := r.row(s, 0, func() string { return "Device.Properties" }); len(props) > 0 {
 		d.Properties = props
 	}
 	if n := r.count(); n > 0 {
@@ -328,7 +347,7 @@ func DecodeDevice(data []byte, s *wql.Schema) (*Device, error) {
 			}
 			rows := make([]Instance, r.count())
 			for i := range rows {
-				rows[i] = r.row(s, ci, fmt.Sprintf("Device.Inventory[%q][%d]", class, i))
+				rows[i] = r.row(s, ci, func() string { return fmt.Sprintf("Device.Inventory[%q][%d]", class, i) })
 			}
 			d.Inventory[class] = rows
 		}
@@ -341,7 +360,7 @@ func DecodeDevice(data []byte, s *wql.Schema) (*Device, error) {
 
 // row reads one row of class: nil when it has no properties. With a nil s,
 // names are not checked (the caller did).
-func (r *storageReader) row(s *wql.Schema, class int, field string) map[string]any {
+func (r *storageReader) row(s *wql.Schema, class int, field func() string) map[string]any {
 	n := r.count()
 	if n == 0 {
 		return nil
@@ -351,7 +370,7 @@ func (r *storageReader) row(s *wql.Schema, class int, field string) map[string]a
 		name := r.str()
 		if s != nil {
 			if _, ok := s.PropertyIndex(class, name); !ok && r.err == nil {
-				r.fail(&consign.ValidationError{Field: fmt.Sprintf("%s[%q]", field, name), Rule: "must be a property of " + s.Class(class).Name + " in the schema"})
+				r.fail(&consign.ValidationError{Field: fmt.Sprintf("%s[%q]", field(), name), Rule: "must be a property of " + s.Class(class).Name + " in the schema"})
 			}
 		}
 		row[name] = r.value()

@@ -29,11 +29,11 @@ func (s *Site) PutDevices(ctx context.Context, devices ...*collection.Device) er
 				continue
 			}
 			seen[d.ResourceID] = i
-			if err := d.Validate(t.st.engine.Schema()); err != nil {
+			if err := t.st.engine.ValidateDevice(d); err != nil {
 				probs.Merge(prefixed(err, "devices", i))
 				continue
 			}
-			b, err := collection.EncodeDevice(d, t.st.engine.Schema())
+			b, err := t.st.engine.EncodeDevice(d)
 			if err != nil {
 				probs.AddValue(fmt.Sprintf("devices[%d]", i), d.ResourceID, "must hold plain Go values (strings, integers, times, booleans and slices of them): "+err.Error())
 				continue
@@ -92,10 +92,10 @@ func (s *Site) RegisterDevice(ctx context.Context, d *collection.Device) (uint32
 			t.put(kindCounter, resourceCounterKey, nil, next+1)
 		}
 		reg.ResourceID = id
-		if err := reg.Validate(t.st.engine.Schema()); err != nil {
+		if err := t.st.engine.ValidateDevice(&reg); err != nil {
 			return under(err, "device")
 		}
-		b, err := collection.EncodeDevice(&reg, t.st.engine.Schema())
+		b, err := t.st.engine.EncodeDevice(&reg)
 		if err != nil {
 			return consign.Errorf(consign.ErrInvalid, "RegisterDevice", deviceKey(id), "device must hold plain Go values: %v", err)
 		}
