@@ -30,7 +30,7 @@ func goParallel(n int, work func(i int)) {
 // (encoded under a schema that has the property with that type), a
 // property given both ways, an inventory row of another resource.
 func craft(d *Device, s *wql.Schema) []byte {
-	e := storageEncoder{s: s}
+	e := storageEncoder{l: newLayout(s)}
 	_ = e.device(d) // unknown names are left out; the rest is written
 	return e.b
 }
@@ -181,7 +181,7 @@ func genRecord(t *rapid.T, s, odd *wql.Schema) []byte {
 func twice(d *Device, s *wql.Schema, class bool) []byte {
 	d = d.Clone()
 	d.Inventory = nil
-	e := storageEncoder{s: s}
+	e := storageEncoder{l: newLayout(s)}
 	_ = e.device(d)
 	e.b = e.b[:len(e.b)-1] // the count of classes, 0
 	k := 0

@@ -70,7 +70,7 @@ func (e *Engine) ValidateDevice(d *Device) error {
 }
 
 func encodeDevice(d *Device, l *layout) ([]byte, error) {
-	e := storageEncoder{l: l, s: l.schema, b: make([]byte, 0, 512)}
+	e := storageEncoder{l: l, b: make([]byte, 0, 512)}
 	if err := e.device(d); err != nil {
 		return nil, err
 	}
@@ -86,7 +86,6 @@ func encodeDevice(d *Device, l *layout) ([]byte, error) {
 
 type storageEncoder struct {
 	l *layout // names are looked up in the schema's spelling first
-	s *wql.Schema
 	b []byte
 }
 
@@ -145,10 +144,10 @@ func (e *storageEncoder) row(p *consign.Problems, class int, row map[string]any,
 	for _, name := range slices.Sorted(maps.Keys(row)) {
 		pi, ok := e.l.property(class, name)
 		if !ok {
-			p.Add(fmt.Sprintf("%s[%q]", field(), name), "must be a property of "+e.s.Class(class).Name+" in the schema")
+			p.Add(fmt.Sprintf("%s[%q]", field(), name), "must be a property of "+e.l.schema.Class(class).Name+" in the schema")
 			continue
 		}
-		prop := e.s.Class(class).Properties[pi]
+		prop := e.l.schema.Class(class).Properties[pi]
 		v, err := wql.ValueOf(row[name], prop.Type, prop.Array)
 		if err != nil {
 			p.AddValue(fmt.Sprintf("%s[%q]", field(), name), row[name], "must be a "+typeName(prop))
