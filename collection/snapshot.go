@@ -505,24 +505,16 @@ func (r *snapReader) next(n int) []byte {
 
 func (r *snapReader) byte() byte { return r.next(1)[0] }
 
-func (r *snapReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, k := binary.Uvarint(r.b[r.pos:])
-	if k <= 0 {
-		r.fail("bad number")
-		return 0
-	}
-	r.pos += k
-	return v
-}
+func (r *snapReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
 
-func (r *snapReader) varint() int64 {
+func (r *snapReader) varint() int64 { return readNumber(r, binary.Varint) }
+
+// readNumber reads a number with read (binary.Uvarint or binary.Varint).
+func readNumber[T uint64 | int64](r *snapReader, read func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, k := binary.Varint(r.b[r.pos:])
+	v, k := read(r.b[r.pos:])
 	if k <= 0 {
 		r.fail("bad number")
 		return 0
