@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/consign/consign"
@@ -56,6 +57,10 @@ import (
 //	          each a string of netip.Addr's binary form, uvarint subnets
 //	          each a string of netip.Prefix's binary form, string
 //	          SMSUniqueIdentifier
+//	          (a record revision of 0: none in deviceKey's form)
+//	others    uvarint count, each: string key, uvarint revision: the
+//	          device records the Site tracks but holds no device for (it
+//	          could not apply them) or whose keys are not deviceKey's
 //	collections uvarint count, each: string ID, uvarint record revision
 //	crc       CRC-32C (Castagnoli) of everything before, 4 bytes
 //	          little-endian
@@ -65,7 +70,7 @@ import (
 // A string is a uvarint length and its bytes.
 const (
 	checkpointMagic   = "consign checkpoint\x00"
-	checkpointVersion = 1
+	checkpointVersion = 2
 	kindCheckpoint    = "checkpoint"
 )
 
@@ -82,7 +87,8 @@ type checkpointRecord struct {
 // store (replacing the old file's record) and renamed into place, so a
 // crash leaves either a checkpoint the store vouches for or one it does
 // not (the old file, its record replaced), which the next Open ignores.
-// Writes wait while the file is written; reads go on. The Site reads the
+// Writes wait while the file is written, and so do reads that come after
+// a waiting write (reads before it go on). The Site reads the
 // file in place while it runs: replace it only by renaming, never by
 // rewriting it.
 func (s *Site) Checkpoint(ctx context.Context) error {
@@ -134,7 +140,9 @@ func (s *Site) Checkpoint(ctx context.Context) error {
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		err = d.Sync()
 		d.Close()
-		if err != nil {
+		// Some systems (Windows) cannot sync a directory: the rename is
+		// then as durable as they make it.
+		if err != nil && !errors.Is(err, os.ErrInvalid) {
 			return &consign.Error{Code: consign.ErrUnavailable, Op: op, Key: path, Err: err}
 		}
 	}
@@ -229,6 +237,27 @@ func (st *state) appendDevices(out []byte) []byte {
 			out = appendBinary(out, p)
 		}
 		out = appendString(out, f.uid)
+	}
+	type other struct {
+		key string
+		rev int64
+	}
+	var others []other
+	for rid, rev := range st.devRevs {
+		if _, ok := st.facts[rid]; !ok {
+			others = append(others, other{deviceKey(rid), rev})
+		}
+	}
+	for k, rev := range st.revs {
+		if k.kind == kindDevice {
+			others = append(others, other{k.key, rev})
+		}
+	}
+	slices.SortFunc(others, func(a, b other) int { return strings.Compare(a.key, b.key) })
+	out = binary.AppendUvarint(out, uint64(len(others)))
+	for _, o := range others {
+		out = appendString(out, o.key)
+		out = binary.AppendUvarint(out, uint64(o.rev))
 	}
 	cols := st.engine.Collections()
 	out = binary.AppendUvarint(out, uint64(len(cols)))
@@ -425,7 +454,13 @@ func (st *state) restoreDevices(r *recordReader) (map[consign.ObjectID]int64, er
 		if f.uid != "" {
 			st.byUID[f.uid] = rid
 		}
-		st.devRevs[rid] = rev
+		if rev > 0 {
+			st.devRevs[rid] = rev
+		}
+	}
+	for range r.count(2) {
+		key := r.str()
+		st.track(Change{Record: Record{Kind: kindDevice, Key: key, Revision: int64(r.uvarint())}})
 	}
 	colRevs := map[consign.ObjectID]int64{}
 	for range r.count(2) {

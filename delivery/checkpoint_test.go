@@ -27,6 +27,7 @@ import (
 	"github.com/consign/consign"
 	"github.com/consign/consign/advertisement"
 	"github.com/consign/consign/collection"
+	"github.com/consign/consign/collection/wql"
 	"github.com/consign/consign/delivery"
 	"github.com/consign/consign/delivery/boltstore"
 	"github.com/consign/consign/delivery/fslibrary"
@@ -1522,4 +1523,105 @@ func TestCheckpointLongAddressZone(t *testing.T) {
 	restored := c.openFromCheckpoint(t, c.path)
 	p := viewProbe{rids: []uint32{1, 2}}
 	sameView(t, "a Site opened from the checkpoint", siteView(t, c.ctx, restored, p), siteView(t, c.ctx, c.openFull(t), p))
+}
+
+// rawPut writes a record behind every Site's back, as another writer (a
+// newer version, another tool) would.
+func rawPut(t *testing.T, c *cpEnv, kind, key string, data []byte) {
+	t.Helper()
+	if _, err := c.store.Apply(c.ctx, []delivery.Write{{Op: delivery.Put, Expect: delivery.AnyRevision,
+		Record: delivery.Record{Kind: kind, Key: key, Data: data}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// extendedSchema is the default schema plus one inventory class: a newer
+// version's, or another embedder's, Options.Schema.
+func extendedSchema(t *testing.T) *wql.Schema {
+	def := collection.DefaultSchema()
+	var classes []wql.Class
+	for i := range def.NumClasses() {
+		classes = append(classes, *def.Class(i))
+	}
+	classes = append(classes, wql.Class{Name: "SMS_G_System_EXTRA", Properties: []wql.Property{{Name: "Flavor", Type: wql.String}}})
+	s, err := wql.NewSchema(classes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A device record the Site could not apply (written over a schema it
+// lacks) keeps its revision through a checkpoint: the Site opened from it
+// can write that device, as one that loads in full can.
+func TestCheckpointKeepsRevisionOfUnappliedDevice(t *testing.T) {
+	c := newMemCPEnv(t)
+	s, _ := c.open(t, c.path)
+	if err := s.PutDevices(c.ctx, cpDevice(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	o := c.options("", &logRecorder{})
+	o.Schema = extendedSchema(t)
+	newer, err := delivery.Open(c.ctx, c.store, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cpDevice(9, 0)
+	d.Inventory["SMS_G_System_EXTRA"] = []collection.Instance{{"Flavor": "vanilla"}}
+	if err := newer.PutDevices(c.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutDevices(c.ctx, cpDevice(2, 0)); err != nil { // s catches up, leaving device 9 out
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	restored := c.openFromCheckpoint(t, c.path)
+	if err := restored.PutDevices(c.ctx, cpDevice(9, 2)); err != nil {
+		t.Errorf("the Site opened from the checkpoint cannot put device 9: %v", err)
+	}
+}
+
+// A device record under a key not in the Site's own form (another
+// writer's "200") is not taken for a canonical record at revision 0:
+// DeleteDevice then does on the restored Site what it does on a full load.
+func TestCheckpointNonCanonicalDeviceKey(t *testing.T) {
+	c := newMemCPEnv(t)
+	s, _ := c.open(t, c.path)
+	rawPut(t, c, "device", "200", must(collection.EncodeDevice(cpDevice(200, 0), collection.DefaultSchema())))
+	if err := s.PutDevices(c.ctx, cpDevice(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	restored := c.openFromCheckpoint(t, c.path)
+	full := c.openFull(t)
+	errFull, errRestored := full.DeleteDevice(c.ctx, 200), restored.DeleteDevice(c.ctx, 200)
+	_, goneFull := full.Device(200)
+	_, goneRestored := restored.Device(200)
+	if (errFull == nil) != (errRestored == nil) || (goneFull == nil) != (goneRestored == nil) {
+		t.Errorf("DeleteDevice(200): full load %v (device then: %v), from the checkpoint %v (device then: %v)", errFull, goneFull, errRestored, goneRestored)
+	}
+}
+
+// Two Close calls at once both return nil (one writes the checkpoint).
+func TestCheckpointConcurrentClose(t *testing.T) {
+	for i := range 10 {
+		c := newMemCPEnv(t)
+		s, _ := c.open(t, c.path)
+		if err := s.PutDevices(c.ctx, cpDevice(uint32(i+1), 0)); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { errs <- s.Close() }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: Close: %v", i, err)
+			}
+		}
+	}
 }

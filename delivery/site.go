@@ -42,6 +42,7 @@ type Site struct {
 	distMu       sync.Mutex // one DistributeContent pass at a time
 	downloadMu   sync.Mutex // serialises DownloadUpdates (it writes package sources)
 	checkpointMu sync.Mutex // one Checkpoint at a time
+	closeMu      sync.Mutex // one Close at a time
 	// lastCheckpoint is the key of the checkpoint record of the file this
 	// Site last read or wrote, which the next Checkpoint replaces.
 	lastCheckpoint string
@@ -99,6 +100,8 @@ func Open(ctx context.Context, store Store, transport Transport, opts *Options) 
 // even when that fails. Calls after Close fail with an error matching
 // consign.ErrUnavailable; a second Close returns nil.
 func (s *Site) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
 	s.mu.RLock()
 	closed := s.closed
 	s.mu.RUnlock()
