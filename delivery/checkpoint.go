@@ -522,7 +522,7 @@ func (s *Site) loadListed(ctx context.Context, colRevs map[consign.ObjectID]int6
 				s.st.track(c)
 				if rev, ok := colRevs[consign.ObjectID(c.Record.Key)]; ok && rev == c.Record.Revision {
 					if err := s.st.adoptCollection(c); err != nil {
-						s.logFailure(c, err)
+						s.leaveOut(c, err, now)
 					}
 					continue
 				}

@@ -1625,3 +1625,42 @@ func TestCheckpointConcurrentClose(t *testing.T) {
 		}
 	}
 }
+
+// Records written after the checkpoint over a schema this Site lacks (a
+// device with a new inventory class, a collection querying it) cannot be
+// applied: the Site opened from the checkpoint leaves them out — the
+// older device and collection too — as a full load does.
+func TestCheckpointLeavesOutWhatItCannotApply(t *testing.T) {
+	c := newMemCPEnv(t)
+	s, _ := c.open(t, c.path)
+	f := buildSite(t, c, s, 20)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o := c.options("", &logRecorder{})
+	o.Schema = extendedSchema(t)
+	newer, err := delivery.Open(c.ctx, c.store, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cpDevice(5, 0)
+	d.Inventory["SMS_G_System_EXTRA"] = []collection.Instance{{"Flavor": "vanilla"}}
+	if err := newer.PutDevices(c.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	col := must(newer.Collection(f.cols["paris"]))
+	col.QueryRules = []collection.QueryRule{{RuleName: "x", Query: `select * from SMS_R_System inner join SMS_G_System_EXTRA on SMS_G_System_EXTRA.ResourceID = SMS_R_System.ResourceID where SMS_G_System_EXTRA.Flavor = "vanilla"`}}
+	if err := newer.UpdateCollection(c.ctx, col); err != nil {
+		t.Fatal(err)
+	}
+	restored, logs := c.open(t, c.path) // it logs what it leaves out
+	if from := logs.openedFrom(); from != "checkpoint" {
+		t.Fatalf("opened from %q", from)
+	}
+	full := c.openFull(t)
+	if _, err := restored.Device(5); !errors.Is(err, consign.ErrNotFound) {
+		t.Errorf("device 5, which this Site cannot apply, on the Site opened from the checkpoint: %v", err)
+	}
+	p := f.probe(0)
+	sameView(t, "from the checkpoint and in full, records it cannot apply left out", siteView(t, c.ctx, restored, p), siteView(t, c.ctx, full, p))
+}

@@ -232,7 +232,7 @@ func (s *Site) follow(ctx context.Context, after int64, now time.Time, first boo
 			}
 		}
 		if len(devices) > 0 {
-			s.logFailures(devices, s.st.putDevices(devices, now, first))
+			s.leaveOutAll(devices, s.st.putDevices(devices, now, first), now)
 		}
 		if len(changes) > 0 {
 			last = changes[len(changes)-1].Record.Revision
@@ -243,10 +243,10 @@ func (s *Site) follow(ctx context.Context, after int64, now time.Time, first boo
 
 // applyChange applies one stored change to memory. A record that cannot be
 // applied — written by a newer or broken writer — is logged and left out
-// rather than making the whole site unusable.
+// (leaveOut) rather than making the whole site unusable.
 func (s *Site) applyChange(c Change, now time.Time) {
 	if err := s.st.apply(c, now); err != nil {
-		s.logFailure(c, err)
+		s.leaveOut(c, err, now)
 	}
 }
 
@@ -266,21 +266,33 @@ func (s *Site) applyCollections(pending []Change, now time.Time, first bool) {
 	if len(puts) == 0 {
 		return
 	}
-	s.logFailures(puts, s.st.putCollections(puts, now, first))
+	s.leaveOutAll(puts, s.st.putCollections(puts, now, first), now)
 }
 
-// logFailures logs each change errs says could not be applied (see
-// applyChange).
-func (s *Site) logFailures(cs []Change, errs []error) {
+// leaveOutAll leaves out each change errs says could not be applied.
+func (s *Site) leaveOutAll(cs []Change, errs []error, now time.Time) {
 	for i, err := range errs {
 		if err != nil {
-			s.logFailure(cs[i], err)
+			s.leaveOut(cs[i], err, now)
 		}
 	}
 }
 
-func (s *Site) logFailure(c Change, err error) {
+// leaveOut logs that stored change c cannot be applied, and takes out of
+// memory what an older version of its record put there: a Site loading
+// the store in full never has anything of the record, and memory is a
+// function of the records. The record's revision stays known, for the
+// writes that replace it.
+func (s *Site) leaveOut(c Change, err error, now time.Time) {
 	s.opts.Logger.Error("stored record cannot be applied; leaving it out", "kind", c.Record.Kind, "key", c.Record.Key, "revision", c.Record.Revision, "err", err)
+	if c.Deleted {
+		return
+	}
+	gone := Change{Record: Record{Kind: c.Record.Kind, Key: c.Record.Key, Revision: c.Record.Revision}, Deleted: true}
+	if err := s.st.apply(gone, now); err != nil {
+		s.opts.Logger.Error("an older version of a stored record that cannot be applied stays", "kind", c.Record.Kind, "key", c.Record.Key, "err", err)
+	}
+	s.st.track(c)
 }
 
 // kindOrder lists the record kinds the Site writes in the order a load
