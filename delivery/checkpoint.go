@@ -332,6 +332,9 @@ func (s *Site) restoreCheckpoint(ctx context.Context, path string) (used bool, e
 	if err != nil {
 		return false, err
 	}
+	// The store has the file's record: the next Checkpoint replaces it,
+	// whether or not the file is used.
+	s.lastCheckpoint = key
 	var cr checkpointRecord
 	if err := json.Unmarshal(rec.Data, &cr); err != nil || cr.Revision != rev {
 		return false, fmt.Errorf("the store's record of it says revision %d, the file %d", cr.Revision, rev)
@@ -384,7 +387,6 @@ func (s *Site) restoreCheckpoint(ctx context.Context, path string) (used bool, e
 		return false, errStoreMoved
 	}
 	st.rev = last
-	s.lastCheckpoint = key
 	return true, nil
 }
 

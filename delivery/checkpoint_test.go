@@ -1664,3 +1664,31 @@ func TestCheckpointLeavesOutWhatItCannotApply(t *testing.T) {
 	p := f.probe(0)
 	sameView(t, "from the checkpoint and in full, records it cannot apply left out", siteView(t, c.ctx, restored, p), siteView(t, c.ctx, full, p))
 }
+
+// A checkpoint Open could not use (damaged here) still has its record
+// replaced by the next one: no record is left behind.
+func TestCheckpointUnusedRecordReplaced(t *testing.T) {
+	c := newMemCPEnv(t)
+	s, _ := c.open(t, c.path)
+	if err := s.PutDevices(c.ctx, cpDevice(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(c.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := writeCopy(t, flip(b, len(b)-1)) // the engine's checksum
+	again, logs := c.open(t, damaged)
+	if from := logs.openedFrom(); from != "store" {
+		t.Fatalf("a damaged checkpoint opened from %q", from)
+	}
+	if err := again.Close(); err != nil { // writes a new checkpoint at damaged
+		t.Fatal(err)
+	}
+	if keys := checkpointKeys(t, c); len(keys) != 1 {
+		t.Errorf("checkpoint records after a damaged one was replaced: %v, want one", keys)
+	}
+}

@@ -44,7 +44,8 @@ type Site struct {
 	checkpointMu sync.Mutex // one Checkpoint at a time
 	closeMu      sync.Mutex // one Close at a time
 	// lastCheckpoint is the key of the checkpoint record of the file this
-	// Site last read or wrote, which the next Checkpoint replaces.
+	// Site last read (used or not) or wrote, which the next Checkpoint
+	// replaces.
 	lastCheckpoint string
 	// lastApply is how long the store's last Apply took (ns), which sets
 	// the retry backoff after a conflict.
@@ -76,7 +77,7 @@ func Open(ctx context.Context, store Store, transport Transport, opts *Options) 
 			}
 			break
 		}
-		s.st, s.lastCheckpoint = newState(o), ""
+		s.st = newState(o)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
