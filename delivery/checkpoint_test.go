@@ -1551,6 +1551,25 @@ func extendedSchema(t *testing.T) *wql.Schema {
 	return s
 }
 
+// newerWriter opens a second Site over c's store with extendedSchema (a
+// newer version, say) and puts device rid with a row of the class only it
+// knows; a Site over the default schema cannot apply that record.
+func newerWriter(t *testing.T, c *cpEnv, rid uint32) *delivery.Site {
+	t.Helper()
+	o := c.options("", &logRecorder{})
+	o.Schema = extendedSchema(t)
+	newer, err := delivery.Open(c.ctx, c.store, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cpDevice(rid, 0)
+	d.Inventory["SMS_G_System_EXTRA"] = []collection.Instance{{"Flavor": "vanilla"}}
+	if err := newer.PutDevices(c.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	return newer
+}
+
 // A device record the Site could not apply (written over a schema it
 // lacks) keeps its revision through a checkpoint: the Site opened from it
 // can write that device, as one that loads in full can.
@@ -1560,17 +1579,7 @@ func TestCheckpointKeepsRevisionOfUnappliedDevice(t *testing.T) {
 	if err := s.PutDevices(c.ctx, cpDevice(1, 0)); err != nil {
 		t.Fatal(err)
 	}
-	o := c.options("", &logRecorder{})
-	o.Schema = extendedSchema(t)
-	newer, err := delivery.Open(c.ctx, c.store, nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := cpDevice(9, 0)
-	d.Inventory["SMS_G_System_EXTRA"] = []collection.Instance{{"Flavor": "vanilla"}}
-	if err := newer.PutDevices(c.ctx, d); err != nil {
-		t.Fatal(err)
-	}
+	newerWriter(t, c, 9)
 	if err := s.PutDevices(c.ctx, cpDevice(2, 0)); err != nil { // s catches up, leaving device 9 out
 		t.Fatal(err)
 	}
@@ -1637,17 +1646,7 @@ func TestCheckpointLeavesOutWhatItCannotApply(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	o := c.options("", &logRecorder{})
-	o.Schema = extendedSchema(t)
-	newer, err := delivery.Open(c.ctx, c.store, nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := cpDevice(5, 0)
-	d.Inventory["SMS_G_System_EXTRA"] = []collection.Instance{{"Flavor": "vanilla"}}
-	if err := newer.PutDevices(c.ctx, d); err != nil {
-		t.Fatal(err)
-	}
+	newer := newerWriter(t, c, 5)
 	col := must(newer.Collection(f.cols["paris"]))
 	col.QueryRules = []collection.QueryRule{{RuleName: "x", Query: `select * from SMS_R_System inner join SMS_G_System_EXTRA on SMS_G_System_EXTRA.ResourceID = SMS_R_System.ResourceID where SMS_G_System_EXTRA.Flavor = "vanilla"`}}
 	if err := newer.UpdateCollection(c.ctx, col); err != nil {
