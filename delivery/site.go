@@ -159,7 +159,7 @@ func (s *Site) catchUpLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	slices.SortStableFunc(rest, func(a, b Change) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
+	sortByKind(rest, func(c Change) string { return c.Record.Kind })
 	// Collection puts are applied in runs, many at a time.
 	var collections []Change
 	for _, c := range rest {
@@ -333,6 +333,33 @@ func kindRank(kind string) int {
 	return len(kindOrder)
 }
 
+// sortByKind sorts xs stably by the rank of their kinds, looking each
+// element's rank up once (a large batch is mostly of one kind).
+func sortByKind[T any](xs []T, kind func(T) string) {
+	if len(xs) < 2 {
+		return
+	}
+	ranks := make([]int, len(xs))
+	sorted := true
+	for i, x := range xs {
+		ranks[i] = kindRank(kind(x))
+		sorted = sorted && (i == 0 || ranks[i-1] <= ranks[i])
+	}
+	if sorted {
+		return
+	}
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(ranks[a], ranks[b]) })
+	out := make([]T, len(xs))
+	for i, j := range idx {
+		out[i] = xs[j]
+	}
+	copy(xs, out)
+}
+
 // maxAttempts bounds how often a workflow is re-planned after losing an
 // optimistic-concurrency race to another Site process; after that the
 // caller gets the conflict.
@@ -425,7 +452,7 @@ func (s *Site) attempt(ctx context.Context, op string, plan func(t *tx) error) (
 		return s.st.drainNotify(), nil
 	}
 	writes := slices.Clone(t.writes)
-	slices.SortStableFunc(writes, func(a, b Write) int { return cmp.Compare(kindRank(a.Record.Kind), kindRank(b.Record.Kind)) })
+	sortByKind(writes, func(w Write) string { return w.Record.Kind })
 	for _, w := range writes {
 		c := Change{Record: w.Record, Deleted: w.Op == Delete}
 		c.Record.Revision = rev
