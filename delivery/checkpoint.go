@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/consign/consign"
-	"github.com/consign/consign/collection"
 	"github.com/consign/consign/distpoint"
 	pkg "github.com/consign/consign/package"
 )
@@ -449,12 +448,8 @@ func (st *state) restoreDevices(r *recordReader) (map[consign.ObjectID]int64, er
 		if r.err != nil {
 			break
 		}
-		if err := st.compliance.AddDevice(rid); err != nil {
+		if err := st.keepFacts(rid, f); err != nil {
 			return nil, err
-		}
-		st.facts[rid] = f
-		if f.uid != "" {
-			st.byUID[f.uid] = rid
 		}
 		if rev > 0 {
 			st.devRevs[rid] = rev
@@ -522,11 +517,13 @@ func (s *Site) loadListed(ctx context.Context, colRevs map[consign.ObjectID]int6
 			var changed []Change
 			for _, c := range listed {
 				s.st.track(c)
-				if rev, ok := colRevs[consign.ObjectID(c.Record.Key)]; ok && rev == c.Record.Revision {
-					if err := s.st.adoptCollection(c); err != nil {
-						s.leaveOut(c, err, now)
+				id := consign.ObjectID(c.Record.Key)
+				if rev, ok := colRevs[id]; ok && rev == c.Record.Revision {
+					// The engine holds it as stored, members and all.
+					if col, ok := s.st.engine.Collection(id); ok {
+						s.st.keepWindows(col)
+						continue
 					}
-					continue
 				}
 				changed = append(changed, c)
 			}
@@ -542,19 +539,4 @@ func (s *Site) loadListed(ctx context.Context, colRevs map[consign.ObjectID]int6
 		}
 	}
 	return newest, nil
-}
-
-// adoptCollection does what applying a stored collection does beside the
-// engine, for one the engine holds already (restored from a checkpoint).
-func (st *state) adoptCollection(c Change) error {
-	var col collection.Collection
-	if err := json.Unmarshal(c.Record.Data, &col); err != nil {
-		return err
-	}
-	for _, w := range col.ServiceWindows {
-		if w.Enabled {
-			st.colWindows[col.ID] = append(st.colWindows[col.ID], w)
-		}
-	}
-	return nil
 }

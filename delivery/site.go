@@ -148,7 +148,8 @@ func (s *Site) SiteCode() consign.SiteCode { return s.opts.SiteCode }
 // read, see follow; the rest once read in full), and collections — which depend on
 // each other through limits — in as many passes as their limits need. The
 // Site's revision moves only once the whole batch is applied, so a failed
-// read is simply tried again later (applying a device again is harmless).
+// read is simply tried again later (what was applied is skipped then, see
+// state.applied).
 func (s *Site) catchUpLocked(ctx context.Context) error {
 	now := s.opts.Clock()
 	// Loading from nothing, no membership is followed yet (advertisements

@@ -498,23 +498,28 @@ func (st *state) putCollections(cs []Change, now time.Time, first bool) (errs []
 			errs[at[k]] = perr[k]
 			continue
 		}
-		id := col.ID
-		hadWindows := len(st.colWindows[id]) > 0
-		delete(st.colWindows, id)
-		for _, w := range col.ServiceWindows {
-			if w.Enabled {
-				st.colWindows[id] = append(st.colWindows[id], w)
-			}
-		}
-		if hadWindows || len(st.colWindows[id]) > 0 {
+		if st.keepWindows(col) {
 			// Members may have gained or lost a window.
-			for _, rid := range st.engine.Members(id) {
+			for _, rid := range st.engine.Members(col.ID) {
 				st.notify[rid] = struct{}{}
 			}
 		}
 	}
 	st.membership(d)
 	return errs
+}
+
+// keepWindows keeps the enabled maintenance windows of collection c, for
+// the offer decision, and reports whether c has or had any.
+func (st *state) keepWindows(c *collection.Collection) bool {
+	had := len(st.colWindows[c.ID]) > 0
+	delete(st.colWindows, c.ID)
+	for _, w := range c.ServiceWindows {
+		if w.Enabled {
+			st.colWindows[c.ID] = append(st.colWindows[c.ID], w)
+		}
+	}
+	return had || len(st.colWindows[c.ID]) > 0
 }
 
 func (st *state) applyLink(c Change) error {
@@ -608,17 +613,22 @@ func (st *state) putDevices(cs []Change, now time.Time, first bool) []error {
 // deviceFacts keeps what policy needs of device d beside the engine: its
 // facts, its SMSUniqueIdentifier, its place in the compliance index.
 func (st *state) deviceFacts(d *collection.Device, os pkg.OSInfo) error {
-	id := d.ResourceID
+	return st.keepFacts(d.ResourceID, deviceFacts{os: os, loc: st.location(d.TimeZone), client: networkOf(d),
+		server: strings.Contains(strings.ToLower(d.OperatingSystemNameandVersion), "server"), uid: d.SMSUniqueIdentifier})
+}
+
+// keepFacts keeps f as device id's facts, indexes its SMSUniqueIdentifier
+// and gives it a place in the compliance index.
+func (st *state) keepFacts(id uint32, f deviceFacts) error {
 	if _, ok := st.compliance.Device(id); !ok {
 		if err := st.compliance.AddDevice(id); err != nil {
 			return err
 		}
 	}
 	st.forgetUID(id)
-	st.facts[id] = deviceFacts{os: os, loc: st.location(d.TimeZone), client: networkOf(d),
-		server: strings.Contains(strings.ToLower(d.OperatingSystemNameandVersion), "server"), uid: d.SMSUniqueIdentifier}
-	if d.SMSUniqueIdentifier != "" {
-		st.byUID[d.SMSUniqueIdentifier] = id
+	st.facts[id] = f
+	if f.uid != "" {
+		st.byUID[f.uid] = id
 	}
 	return nil
 }
