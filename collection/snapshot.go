@@ -86,8 +86,9 @@ func (e *Engine) WriteSnapshot(w io.Writer) error {
 			sw.str(v.String())
 			continue
 		}
-		sw.raw([]byte{2, byte(arrType[uint32(id)])})
-		sw.bytes(arrayKey(nil, v.Elems()))
+		t := arrType[uint32(id)]
+		sw.raw([]byte{2, byte(t)})
+		sw.bytes(e.enc.inlineArray(nil, t, v.Elems()))
 	}
 	sw.uvarint(uint64(len(e.in.stats)))
 	for _, st := range e.in.stats {
@@ -385,40 +386,9 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// arrayKey appends the inline encoding of an array's elements, which is
-// also its key among the interned arrays (encoder.value).
-func arrayKey(b []byte, elems []wql.Value) []byte {
-	b = binary.AppendUvarint(b, uint64(len(elems)))
-	for _, x := range elems {
-		if x.IsNull() {
-			b = append(b, tagNull)
-			continue
-		}
-		switch x.Type() {
-		case wql.String:
-			b = append(b, tagInline)
-			b = appendStr(b, x.String())
-		case wql.Integer:
-			b = binary.AppendVarint(append(b, tagIntern), x.Int())
-		case wql.DateTime:
-			if us := x.Time().UnixMicro(); us%1e6 == 0 {
-				b = binary.AppendVarint(append(b, tagIntern), us/1e6*2)
-			} else {
-				b = binary.AppendVarint(append(b, tagIntern), us*2+1)
-			}
-		default:
-			if x.Bool() {
-				b = append(b, tagInline)
-			} else {
-				b = append(b, tagIntern)
-			}
-		}
-	}
-	return b
-}
-
-// decodeArrayKey reads back arrayKey's encoding of elements of type t,
-// copying the strings.
+// decodeArrayKey reads back encoder.inlineArray's encoding of elements of
+// type t, copying the strings, with every read checked (inlineArray in
+// transcode.go trusts its input).
 func decodeArrayKey(key []byte, t wql.Type) ([]wql.Value, bool) {
 	r := snapReader{b: key}
 	n := r.count(1)

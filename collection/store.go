@@ -217,12 +217,8 @@ func (e *encoder) value(b []byte, p wql.Property, stat int, v wql.Value) []byte 
 	if !p.Array {
 		return e.scalar(b, p.Type, stat, v, true)
 	}
-	e.arr = e.arr[:0]
 	elems := v.Elems()
-	e.arr = binary.AppendUvarint(e.arr, uint64(len(elems)))
-	for _, x := range elems {
-		e.arr = e.scalar(e.arr, p.Type, stat, x, false)
-	}
+	e.arr = e.inlineArray(e.arr[:0], p.Type, elems)
 	id, ok := e.in.lookup(e.in.arrs[p.Type], stat, string(e.arr), func() wql.Value { return cloneArray(elems) })
 	if ok {
 		b = append(b, tagIntern)
@@ -230,6 +226,17 @@ func (e *encoder) value(b []byte, p wql.Property, stat int, v wql.Value) []byte 
 	}
 	b = append(b, tagInline)
 	return append(b, e.arr...)
+}
+
+// inlineArray appends the inline encoding of an array of elements of type
+// t: a count and each element as a single value. It is also the array's
+// key among the interned arrays of its type.
+func (e *encoder) inlineArray(b []byte, t wql.Type, elems []wql.Value) []byte {
+	b = binary.AppendUvarint(b, uint64(len(elems)))
+	for _, x := range elems {
+		b = e.scalar(b, t, 0, x, false)
+	}
+	return b
 }
 
 // scalar encodes one single value; intern says whether a String may be
