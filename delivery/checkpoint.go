@@ -152,13 +152,7 @@ func (s *Site) Checkpoint(ctx context.Context) error {
 func (s *Site) current(ctx context.Context, op string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: errors.New("site is closed")}
-	}
-	if s.stale {
-		return s.catchUpLocked(ctx)
-	}
-	return nil
+	return s.readyLocked(ctx, op)
 }
 
 // writeCheckpoint writes st, which reflects revision rev, as a checkpoint

@@ -410,13 +410,8 @@ var errRetry = errors.New("retry")
 func (s *Site) attempt(ctx context.Context, op string, plan func(t *tx) error) ([]uint32, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: errors.New("site is closed")}
-	}
-	if s.stale {
-		if err := s.catchUpLocked(ctx); err != nil {
-			return nil, err
-		}
+	if err := s.readyLocked(ctx, op); err != nil {
+		return nil, err
 	}
 	t := &tx{st: s.st, now: s.opts.Clock()}
 	if err := plan(t); err != nil {
@@ -461,6 +456,18 @@ func (s *Site) attempt(ctx context.Context, op string, plan func(t *tx) error) (
 	}
 	s.st.rev = rev
 	return s.st.drainNotify(), nil
+}
+
+// readyLocked says why op cannot run on a closed Site, and catches a stale
+// one up with its store.
+func (s *Site) readyLocked(ctx context.Context, op string) error {
+	if s.closed {
+		return &consign.Error{Code: consign.ErrUnavailable, Op: op, Err: errors.New("site is closed")}
+	}
+	if s.stale {
+		return s.catchUpLocked(ctx)
+	}
+	return nil
 }
 
 // read runs f under the read lock.
